@@ -1,0 +1,17 @@
+import type { Config } from "../config";
+
+/** The authenticated requester, set by the auth middleware. */
+export interface Requester {
+  userId: string;
+  deviceId: string;
+  /** Hash of the access token used, so logout can revoke exactly it. */
+  tokenHash: string;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    config: Config;
+    requester: Requester;
+  };
+}

@@ -1,0 +1,57 @@
+export interface AccessTokenRow {
+  token_hash: string;
+  user_id: string;
+  device_id: string;
+  expires_ts: number | null;
+}
+
+export interface RefreshTokenRow {
+  token_hash: string;
+  user_id: string;
+  device_id: string;
+  expires_ts: number;
+}
+
+export function getAccessToken(db: D1Database, tokenHash: string): Promise<AccessTokenRow | null> {
+  return db
+    .prepare("SELECT token_hash, user_id, device_id, expires_ts FROM access_tokens WHERE token_hash = ?")
+    .bind(tokenHash)
+    .first<AccessTokenRow>();
+}
+
+export function insertAccessTokenStatement(
+  db: D1Database,
+  t: { tokenHash: string; userId: string; deviceId: string; expiresTs: number | null },
+): D1PreparedStatement {
+  return db
+    .prepare("INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, expires_ts) VALUES (?, ?, ?, ?, ?)")
+    .bind(t.tokenHash, t.userId, t.deviceId, Date.now(), t.expiresTs);
+}
+
+export function insertRefreshTokenStatement(
+  db: D1Database,
+  t: { tokenHash: string; userId: string; deviceId: string; expiresTs: number },
+): D1PreparedStatement {
+  return db
+    .prepare("INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts, expires_ts) VALUES (?, ?, ?, ?, ?)")
+    .bind(t.tokenHash, t.userId, t.deviceId, Date.now(), t.expiresTs);
+}
+
+/** Removes a refresh token and returns it; of two concurrent callers only one gets the row. */
+export function takeRefreshToken(db: D1Database, tokenHash: string): Promise<RefreshTokenRow | null> {
+  return db
+    .prepare("DELETE FROM refresh_tokens WHERE token_hash = ? RETURNING token_hash, user_id, device_id, expires_ts")
+    .bind(tokenHash)
+    .first<RefreshTokenRow>();
+}
+
+export function deleteDeviceAccessTokensStatement(db: D1Database, userId: string, deviceId: string): D1PreparedStatement {
+  return db.prepare("DELETE FROM access_tokens WHERE user_id = ? AND device_id = ?").bind(userId, deviceId);
+}
+
+export async function deleteAccessTokensExcept(db: D1Database, userId: string, keepTokenHash: string | null): Promise<void> {
+  await db
+    .prepare("DELETE FROM access_tokens WHERE user_id = ? AND token_hash IS NOT ?")
+    .bind(userId, keepTokenHash)
+    .run();
+}

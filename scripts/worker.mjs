@@ -1,0 +1,66 @@
+// Starts the homeserver Worker locally with wrangler, offline: shared by `npm start`, the end-to-end tests and
+// the benchmark, so all three run the Worker exactly the same way.
+import { spawn, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const wrangler = path.join(root, "node_modules", ".bin", "wrangler");
+
+/** Environment that keeps wrangler from any outside connection (no telemetry, no account lookups). */
+export const offlineEnv = {
+  ...process.env,
+  WRANGLER_SEND_METRICS: "false",
+  WRANGLER_HIDE_BANNER: "true",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  WRANGLER_SEND_ERROR_REPORTS: "false",
+};
+
+/** Applies the D1 migrations to the local database under `persistTo` (wrangler dev does not). */
+export function applyMigrations(persistTo) {
+  const args = ["d1", "migrations", "apply", "DB", "--local"];
+  if (persistTo) args.push("--persist-to", persistTo);
+  const r = spawnSync(wrangler, args, { cwd: root, env: offlineEnv, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`D1 migrations failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+/**
+ * Runs `wrangler dev`. `vars` override wrangler.toml's [vars]. Resolves once the server answers /versions.
+ * Returns the child process and its base URL.
+ */
+export async function startWorker({ port = 8787, inspectorPort, persistTo, vars = {}, stdio = "pipe" } = {}) {
+  const args = ["dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort ?? port + 1000)];
+  if (persistTo) args.push("--persist-to", persistTo);
+  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  const child = spawn(wrangler, args, { cwd: root, env: offlineEnv, stdio: stdio === "inherit" ? "inherit" : ["ignore", "pipe", "pipe"], detached: stdio !== "inherit" });
+  let output = "";
+  child.stdout?.on("data", (d) => (output += d));
+  child.stderr?.on("data", (d) => (output += d));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
+    try {
+      const res = await fetch(`${baseUrl}/_matrix/client/versions`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      stopWorker(child);
+      throw new Error(`wrangler dev did not answer within 60 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, baseUrl, output: () => output };
+}
+
+/** Stops a worker started with startWorker, with its whole process group (wrangler spawns workerd). */
+export function stopWorker(child, signal = "SIGTERM") {
+  if (child.exitCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
