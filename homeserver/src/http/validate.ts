@@ -70,9 +70,18 @@ export function check<S extends z.ZodType>(schema: S, value: unknown, where: "bo
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const path = issue.path.join(".") || "(root)";
-  if (issue.code === "invalid_type" && issue.input === undefined) {
+  if (issue.code === "invalid_type" && valueAt(value, issue.path) === undefined) {
     throw missingParam(`Missing ${where === "body" ? "field" : "parameter"} '${path}'`);
   }
   const message = `Invalid ${where === "body" ? "field" : "parameter"} '${path}': ${issue.message}`;
   throw where === "body" ? badJson(message) : invalidParam(message);
+}
+
+function valueAt(value: unknown, path: PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== "object" || current === null) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
 }

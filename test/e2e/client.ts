@@ -1,0 +1,38 @@
+import { inject } from "vitest";
+import { type MatrixClient, createClient } from "matrix-js-sdk";
+import { logger } from "matrix-js-sdk/lib/logger.js";
+
+// The SDK logs every request at debug level; keep test output readable. (It is a loglevel logger underneath.)
+(logger as unknown as { setLevel(level: string): void }).setLevel("warn");
+
+export const baseUrl = (): string => inject("baseUrl");
+
+let counter = 0;
+export function uniqueName(prefix = "user"): string {
+  return `${prefix}${Date.now().toString(36)}${(counter++).toString(36)}`;
+}
+
+/** A matrix-js-sdk client pointed at the Worker, not logged in. */
+export function anonymousClient(): MatrixClient {
+  return createClient({ baseUrl: baseUrl() });
+}
+
+/** Registers a user through matrix-js-sdk's own request, returning a logged-in client. */
+export async function registeredClient(prefix = "user", password = "e2e password"): Promise<{ client: MatrixClient; password: string; username: string }> {
+  const anon = anonymousClient();
+  const username = uniqueName(prefix);
+  const res = await anon.registerRequest({ username, password, auth: { type: "m.login.dummy" } });
+  const client = createClient({ baseUrl: baseUrl(), accessToken: res.access_token, userId: res.user_id, deviceId: res.device_id });
+  return { client, password, username };
+}
+
+/** Raw fetch against the Worker, for exact status and body checks. */
+export async function raw(method: string, path: string, opts: { token?: string; body?: unknown; rawBody?: string } = {}) {
+  const headers: Record<string, string> = {};
+  if (opts.token) headers["authorization"] = `Bearer ${opts.token}`;
+  const body = opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(`${baseUrl()}${path}`, { method, headers, body });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown>, headers: res.headers };
+}

@@ -1,0 +1,44 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+const migrations = await readD1Migrations("migrations");
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Route, storage, Durable Object and pure-logic tests inside workerd, against the real Worker.
+        plugins: [
+          cloudflareTest({
+            main: "homeserver/src/index.ts",
+            wrangler: { configPath: "wrangler.toml" },
+            miniflare: {
+              bindings: {
+                TEST_MIGRATIONS: migrations,
+                RATE_LIMIT_ENABLED: "false",
+                REGISTRATION_TOKEN: "test-registration-token",
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "workers",
+          include: ["homeserver/test/**/*.test.ts", "bridges/**/test/**/*.test.ts"],
+          setupFiles: ["homeserver/test/setup.ts"],
+        },
+      },
+      {
+        // End-to-end: the real Worker under `wrangler dev`, driven by real clients (matrix-js-sdk) from Node.
+        test: {
+          name: "e2e",
+          environment: "node",
+          include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["test/e2e/global-setup.ts"],
+          setupFiles: ["test/e2e/setup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+        },
+      },
+    ],
+  },
+});
