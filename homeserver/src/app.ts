@@ -8,6 +8,9 @@ import { meta, wellKnown } from "./api/client/meta";
 import { profile } from "./api/client/profile";
 import { register } from "./api/client/register";
 import { session } from "./api/client/session";
+import { membership } from "./api/client/membership";
+import { messages } from "./api/client/messages";
+import { rooms } from "./api/client/rooms";
 import { loadConfig } from "./config";
 import { notFoundHandler, onError } from "./http/handlers";
 import type { AppEnv } from "./http/types";
@@ -33,9 +36,13 @@ export function buildApp(): Hono<AppEnv> {
     .route("/", session)
     .route("/", account)
     .route("/", devices)
-    .route("/", profile);
+    .route("/", profile)
+    .route("/", rooms)
+    .route("/", membership)
+    .route("/", messages);
 
-  const app = new Hono<AppEnv>();
+  // Not strict: `/state/{type}/` (empty state key, trailing slash) must reach the same route as `/state/{type}`.
+  const app = new Hono<AppEnv>({ strict: false });
   app.use("*", matrixCors);
   app.use("*", withConfig);
   app.route("/_matrix/client", client);

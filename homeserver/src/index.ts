@@ -1,6 +1,7 @@
 import { buildApp } from "./app";
 
 export { RateLimiter } from "./services/rate-limiter";
+export { RoomObject } from "./rooms/room-object";
 
 const app = buildApp();
 

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { requireAuth } from "../../http/auth";
 import type { AppEnv } from "../../http/types";
+import { roomVersionsCapability } from "../../rooms/room-versions";
 
 /**
  * Spec versions whose features clients may rely on. v1.11 (authenticated media) and later are advertised only
@@ -21,6 +22,7 @@ export const meta = new Hono<AppEnv>()
         "m.3pid_changes": { enabled: false },
         "m.get_login_token": { enabled: false },
         "m.profile_fields": { enabled: true, allowed: ["displayname", "avatar_url"] },
+        "m.room_versions": roomVersionsCapability(),
       },
     }),
   );

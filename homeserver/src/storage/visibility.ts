@@ -1,0 +1,39 @@
+import type { EventRow } from "./events";
+
+/**
+ * The history-visibility and membership changes of one user in a room between two stream orderings (inclusive),
+ * plus the values in force just before `from`: what visibility checks over a window need, in three reads.
+ */
+export async function visibilityInputs(
+  db: D1Database,
+  roomId: string,
+  userId: string,
+  from: number,
+  to: number,
+): Promise<{ before: { visibility: EventRow | null; membership: EventRow | null }; changes: EventRow[] }> {
+  const [visibility, membership, changes] = await db.batch<EventRow>([
+    db
+      .prepare(
+        `SELECT * FROM events WHERE room_id = ? AND type = 'm.room.history_visibility' AND state_key = '' AND stream_ordering < ?
+         ORDER BY stream_ordering DESC LIMIT 1`,
+      )
+      .bind(roomId, from),
+    db
+      .prepare(
+        `SELECT * FROM events WHERE room_id = ? AND type = 'm.room.member' AND state_key = ? AND stream_ordering < ?
+         ORDER BY stream_ordering DESC LIMIT 1`,
+      )
+      .bind(roomId, userId, from),
+    db
+      .prepare(
+        `SELECT * FROM events WHERE room_id = ?1 AND stream_ordering BETWEEN ?3 AND ?4
+           AND ((type = 'm.room.history_visibility' AND state_key = '') OR (type = 'm.room.member' AND state_key = ?2))
+         ORDER BY stream_ordering`,
+      )
+      .bind(roomId, userId, from, to),
+  ]);
+  return {
+    before: { visibility: visibility!.results[0] ?? null, membership: membership!.results[0] ?? null },
+    changes: changes!.results,
+  };
+}
