@@ -11,6 +11,7 @@ import { session } from "./api/client/session";
 import { membership } from "./api/client/membership";
 import { messages } from "./api/client/messages";
 import { rooms } from "./api/client/rooms";
+import { redaction } from "./api/client/redaction";
 import { loadConfig } from "./config";
 import { notFoundHandler, onError } from "./http/handlers";
 import type { AppEnv } from "./http/types";
@@ -39,7 +40,8 @@ export function buildApp(): Hono<AppEnv> {
     .route("/", profile)
     .route("/", rooms)
     .route("/", membership)
-    .route("/", messages);
+    .route("/", messages)
+    .route("/", redaction);
 
   // Not strict: `/state/{type}/` (empty state key, trailing slash) must reach the same route as `/state/{type}`.
   const app = new Hono<AppEnv>({ strict: false });

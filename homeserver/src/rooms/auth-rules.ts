@@ -7,9 +7,10 @@
  * In room version 12 the m.room.create event is never an auth event, but the rules still read it, so the caller
  * must put it in the map (it is the event the `room_id` names).
  */
-import type { Pdu, RoomVersionId } from "./pdu";
 import { checkMembershipEvent } from "./membership-rules";
+import type { Pdu, RoomVersionId } from "./pdu";
 import {
+  type AuthState,
   M_ROOM_CREATE,
   M_ROOM_JOIN_RULES,
   M_ROOM_MEMBER,
@@ -25,40 +26,15 @@ import {
   stateKeyOf,
   userLevel,
 } from "./power-levels";
+// Every rule that differs between versions 10-12 reads a flag of this one table; none tests a version number.
+import { ROOM_VERSIONS, type RoomVersion, isSupportedRoomVersion } from "./room-versions";
 
 export { stateKeyOf };
+export type { AuthState, StateKey } from "./power-levels";
 
-/** A key of `authState`: event type and state key joined by NUL, which neither may contain. */
-export type StateKey = `${string}\u0000${string}`;
 export interface AuthEvent {
   event_id: string;
   pdu: Pdu;
-}
-export type AuthState = ReadonlyMap<string, AuthEvent>;
-
-/** Everything the rules of versions 10-12 disagree on, so the rules themselves never test a version number. */
-export interface RoomVersionRules {
-  /** v10: the create event must carry `content.creator`, who is the creator; from v11 the create `sender` is. */
-  readonly creatorInContent: boolean;
-  /** v12: the room id is the create event's id with sigil `!`; the create has no `room_id` and is never an auth event. */
-  readonly roomIdFromCreateEvent: boolean;
-  /**
-   * v12: the create `sender` and `content.additional_creators` are the room creators, with infinite power level;
-   * they may not appear in power levels' `users`.
-   */
-  readonly privilegedCreators: boolean;
-  /** v11+: a redaction names its target in `content.redacts` instead of a top-level `redacts`. */
-  readonly redactsInContent: boolean;
-}
-
-const ROOM_VERSION_RULES: Readonly<Record<RoomVersionId, RoomVersionRules>> = {
-  "10": { creatorInContent: true, roomIdFromCreateEvent: false, privilegedCreators: false, redactsInContent: false },
-  "11": { creatorInContent: false, roomIdFromCreateEvent: false, privilegedCreators: false, redactsInContent: true },
-  "12": { creatorInContent: false, roomIdFromCreateEvent: true, privilegedCreators: true, redactsInContent: true },
-};
-
-function isRecognisedVersion(version: unknown): version is RoomVersionId {
-  return typeof version === "string" && Object.hasOwn(ROOM_VERSION_RULES, version);
 }
 
 /**
@@ -67,7 +43,7 @@ function isRecognisedVersion(version: unknown): version is RoomVersionId {
  * rejected.
  */
 export function checkAuth(version: RoomVersionId, event: AuthEvent, authState: ReadonlyMap<string, AuthEvent>): string | null {
-  const rules = ROOM_VERSION_RULES[version];
+  const rules = ROOM_VERSIONS[version];
   const { pdu } = event;
   if (pdu.type === M_ROOM_CREATE) return checkCreateEvent(rules, pdu);
 
@@ -96,7 +72,7 @@ export function checkAuth(version: RoomVersionId, event: AuthEvent, authState: R
 }
 
 /** The rules for type `m.room.create` (rule 1). */
-function checkCreateEvent(rules: RoomVersionRules, pdu: Pdu): string | null {
+function checkCreateEvent(rules: RoomVersion, pdu: Pdu): string | null {
   if (pdu.prev_events.length > 0) return "m.room.create must not have prev_events";
   if (rules.roomIdFromCreateEvent) {
     if (pdu.room_id !== undefined) return "m.room.create must not have a room_id: it is derived from the event id";
@@ -107,10 +83,12 @@ function checkCreateEvent(rules: RoomVersionRules, pdu: Pdu): string | null {
     }
   }
   const roomVersion = pdu.content["room_version"];
-  if (roomVersion !== undefined && !isRecognisedVersion(roomVersion)) return "content.room_version is not a recognised version";
-  if (rules.creatorInContent && pdu.content["creator"] === undefined) return "m.room.create has no content.creator";
+  // "Recognised" can only mean the versions this server implements: it cannot apply any other version's rules.
+  const recognised = typeof roomVersion === "string" && isSupportedRoomVersion(roomVersion);
+  if (roomVersion !== undefined && !recognised) return "content.room_version is not a recognised version";
+  if (rules.createContentHasCreator && pdu.content["creator"] === undefined) return "m.room.create has no content.creator";
   const additional = pdu.content["additional_creators"];
-  if (rules.privilegedCreators && additional !== undefined) {
+  if (rules.creatorsHavePower && additional !== undefined) {
     const valid = Array.isArray(additional) && additional.every((user) => typeof user === "string" && isValidUserId(user));
     if (!valid) return "content.additional_creators is not an array of user ids";
   }
@@ -123,7 +101,7 @@ function checkCreateEvent(rules: RoomVersionRules, pdu: Pdu): string | null {
  * entries are invisible in a map; `checkAuthEvents` checks those on the list itself.
  */
 function checkRoomOfAuthEvents(
-  rules: RoomVersionRules,
+  rules: RoomVersion,
   version: RoomVersionId,
   pdu: Pdu,
   authState: AuthState,
@@ -160,7 +138,7 @@ export function checkAuthEvents(version: RoomVersionId, event: AuthEvent, authEv
     seen.add(key);
     if (roomId !== pdu.room_id) return `auth event ${authEvent.event_id} is in another room`;
   }
-  if (!ROOM_VERSION_RULES[version].roomIdFromCreateEvent && !seen.has(stateKeyOf(M_ROOM_CREATE, ""))) {
+  if (!ROOM_VERSIONS[version].roomIdFromCreateEvent && !seen.has(stateKeyOf(M_ROOM_CREATE, ""))) {
     return "no m.room.create event among the auth events";
   }
   return null;
@@ -176,7 +154,7 @@ export function authEventTypesFor(
 ): Array<[string, string]> {
   if (event.type === M_ROOM_CREATE) return [];
   const wanted: Array<[string, string]> = [];
-  if (!ROOM_VERSION_RULES[version].roomIdFromCreateEvent) wanted.push([M_ROOM_CREATE, ""]);
+  if (!ROOM_VERSIONS[version].roomIdFromCreateEvent) wanted.push([M_ROOM_CREATE, ""]);
   wanted.push([M_ROOM_POWER_LEVELS, ""], [M_ROOM_MEMBER, event.sender]);
 
   if (event.type === M_ROOM_MEMBER && event.state_key !== undefined) {
@@ -206,7 +184,7 @@ function thirdPartyInviteToken(content: Record<string, unknown>): string | null 
 
 /** Effective power level of a user, including v12 creators (infinite => Number.POSITIVE_INFINITY) */
 export function userPowerLevel(version: RoomVersionId, userId: string, authState: ReadonlyMap<string, AuthEvent>): number {
-  return userLevel(ROOM_VERSION_RULES[version], userId, authState);
+  return userLevel(ROOM_VERSIONS[version], userId, authState);
 }
 
 /** Power level required to send an event of this type (state or not). */
@@ -222,7 +200,7 @@ export function requiredPowerLevel(
 
 /** The event a redaction redacts: `content.redacts` from v11, the top-level `redacts` in v10. */
 export function redactsOf(version: RoomVersionId, pdu: Pdu): string | null {
-  const redacts = ROOM_VERSION_RULES[version].redactsInContent ? pdu.content["redacts"] : pdu.redacts;
+  const redacts = ROOM_VERSIONS[version].redactsInContent ? pdu.content["redacts"] : pdu.redacts;
   return typeof redacts === "string" ? redacts : null;
 }
 

@@ -1,9 +1,10 @@
 /**
  * The authorization rules for type `m.room.member` (rule 4 in room versions 10 and 11, rule 5 in 12).
- * Pure; no I/O. Version differences come in as a `RoomVersionRules` row from auth-rules.ts.
+ * Pure; no I/O. Version differences come in as a `RoomVersion` row of room-versions.ts.
  */
-import type { AuthEvent, AuthState, RoomVersionRules } from "./auth-rules";
+import type { StoredPdu as AuthEvent } from "./pdu";
 import {
+  type AuthState,
   M_ROOM_CREATE,
   M_ROOM_JOIN_RULES,
   creatorOf,
@@ -14,9 +15,10 @@ import {
   stateEvent,
   userLevel,
 } from "./power-levels";
+import type { RoomVersion } from "./room-versions";
 
 interface MemberCheck {
-  rules: RoomVersionRules;
+  rules: RoomVersion;
   event: AuthEvent;
   state: AuthState;
   /** The *target user*: the event's `state_key`. */
@@ -24,7 +26,7 @@ interface MemberCheck {
   sender: string;
 }
 
-export function checkMembershipEvent(rules: RoomVersionRules, event: AuthEvent, state: AuthState): string | null {
+export function checkMembershipEvent(rules: RoomVersion, event: AuthEvent, state: AuthState): string | null {
   const { state_key: target, content, sender } = event.pdu;
   const membership = content["membership"];
   if (typeof target !== "string") return "m.room.member event has no state_key";
@@ -104,7 +106,7 @@ function checkJoin({ rules, event, state, target, sender }: MemberCheck): string
 }
 
 /** A restricted join needs a joined resident with the invite level to vouch for it. */
-function checkAuthorisingUser(rules: RoomVersionRules, event: AuthEvent, state: AuthState): string | null {
+function checkAuthorisingUser(rules: RoomVersion, event: AuthEvent, state: AuthState): string | null {
   const via = event.pdu.content["join_authorised_via_users_server"];
   if (typeof via !== "string") return "restricted join without join_authorised_via_users_server";
   if (membershipOf(state, via) !== "join") return `authorising user ${via} is not joined to the room`;

@@ -1,9 +1,15 @@
 /**
  * Power levels, room creators, and the state lookups every authorization rule shares
  * (spec: rooms/v10..v12 "Authorisation rules"; server-server "Definitions"; m.room.power_levels for the defaults).
- * Pure; no I/O. Version differences come in as a `RoomVersionRules` row from auth-rules.ts.
+ * Pure; no I/O. Version differences come in as a `RoomVersion` row of room-versions.ts.
  */
-import type { AuthEvent, AuthState, RoomVersionRules, StateKey } from "./auth-rules";
+import type { StoredPdu as AuthEvent } from "./pdu";
+import type { RoomVersion } from "./room-versions";
+
+/** A key of the auth state: event type and state key joined by NUL, which neither may contain. */
+export type StateKey = `${string}\u0000${string}`;
+/** Events by `stateKeyOf(type, state_key)`: an event's auth events, or a room state. */
+export type AuthState = ReadonlyMap<string, AuthEvent>;
 
 export const M_ROOM_CREATE = "m.room.create";
 export const M_ROOM_MEMBER = "m.room.member";
@@ -49,8 +55,8 @@ export function isValidUserId(userId: string): boolean {
 }
 
 /** The single creator of v10 (`content.creator`) and v11+ (`sender`) rooms: the one who may join first. */
-export function creatorOf(rules: RoomVersionRules, create: AuthEvent): string | null {
-  if (!rules.creatorInContent) return create.pdu.sender;
+export function creatorOf(rules: RoomVersion, create: AuthEvent): string | null {
+  if (!rules.createContentHasCreator) return create.pdu.sender;
   const creator = create.pdu.content["creator"];
   return typeof creator === "string" ? creator : null;
 }
@@ -98,12 +104,12 @@ export function requiredLevel(state: AuthState, type: string, isState: boolean):
  * A user's power level: infinite for v12 creators; else `users[userId]`, then `users_default` (0). Without a power
  * levels event, v10/v11 give the creator 100, as the room could otherwise not be set up.
  */
-export function userLevel(rules: RoomVersionRules, userId: string, state: AuthState): number {
+export function userLevel(rules: RoomVersion, userId: string, state: AuthState): number {
   const create = stateEvent(state, M_ROOM_CREATE);
-  if (rules.privilegedCreators && create && roomCreators(create).has(userId)) return Number.POSITIVE_INFINITY;
+  if (rules.creatorsHavePower && create && roomCreators(create).has(userId)) return Number.POSITIVE_INFINITY;
   const powerLevels = stateEvent(state, M_ROOM_POWER_LEVELS);
   if (!powerLevels) {
-    return !rules.privilegedCreators && create && creatorOf(rules, create) === userId ? 100 : 0;
+    return !rules.creatorsHavePower && create && creatorOf(rules, create) === userId ? 100 : 0;
   }
   const content = powerLevels.pdu.content;
   return levelOr(objectOrEmpty(content["users"])[userId], levelOr(content["users_default"], 0));
@@ -150,13 +156,13 @@ function alterations(before: unknown, after: unknown): Array<[string, unknown, u
 }
 
 /** The rules for type `m.room.power_levels` (rule 9 in v10/v11, rule 10 in v12). */
-export function checkPowerLevelsEvent(rules: RoomVersionRules, event: AuthEvent, state: AuthState): string | null {
+export function checkPowerLevelsEvent(rules: RoomVersion, event: AuthEvent, state: AuthState): string | null {
   const content = event.pdu.content;
   const shape = checkPowerLevelsShape(content);
   if (shape) return shape;
 
   const create = stateEvent(state, M_ROOM_CREATE);
-  if (rules.privilegedCreators && create) {
+  if (rules.creatorsHavePower && create) {
     const users = objectOrEmpty(content["users"]);
     for (const creator of roomCreators(create)) {
       if (creator in users) return `power levels: room creator ${creator} cannot be listed in 'users'`;

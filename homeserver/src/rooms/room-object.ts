@@ -4,6 +4,7 @@ import { serverSigningKey } from "../services/server-keys";
 import { type EventRow, type TxnKey, getCurrentStateRows, getEventRow, getLatestEvent, getTxnEventId, insertEventStatements } from "../storage/events";
 import { getRoom, insertRoomStatement } from "../storage/rooms";
 import { checkAuth, stateKeyOf, userPowerLevel } from "./auth-rules";
+import { namedLevel } from "./power-levels";
 import { EventTooLarge, type EventTemplate, type RoomEvent, authStateFor, buildEvent } from "./event-builder";
 import type { Pdu, RoomVersionId } from "./pdu";
 import { redactEvent } from "./redaction";
@@ -136,9 +137,9 @@ export class RoomObject extends DurableObject<Env> {
     if (!target || target.room_id !== room.roomId) return fail(404, "M_NOT_FOUND", "Event to redact not found in this room");
     const sender = redaction.pdu.sender;
     if (target.sender !== sender) {
-      const levels = room.state.get(stateKeyOf("m.room.power_levels", ""));
-      const redactLevel = typeof levels?.pdu.content["redact"] === "number" ? levels.pdu.content["redact"] : 50;
-      if (userPowerLevel(room.version, sender, room.state) < redactLevel) {
+      // Stricter than the federation rule (same server suffices there): clients may only redact others' events
+      // with the redact level.
+      if (userPowerLevel(room.version, sender, room.state) < namedLevel(room.state, "redact")) {
         return fail(403, "M_FORBIDDEN", "You may not redact other users' events");
       }
     }

@@ -1,18 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type TestUser, call, expectError, registerUser } from "../helpers";
-
-async function createRoom(user: TestUser, body: Record<string, unknown> = {}): Promise<string> {
-  const res = await call("POST", "/_matrix/client/v3/createRoom", { token: user.accessToken, body });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body["room_id"] as string;
-}
-
-async function send(user: TestUser, roomId: string, body: string, txnId = crypto.randomUUID()) {
-  return call("PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txnId}`, {
-    token: user.accessToken,
-    body: { msgtype: "m.text", body },
-  });
-}
+import { call, expectError, registerUser } from "../helpers";
+import { createRoom, sendMessage as send } from "./room-helpers";
 
 describe("rooms", () => {
   it("creates a v12 room whose id is the create event's hash, with the preset's state", async () => {

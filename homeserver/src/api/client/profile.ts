@@ -7,6 +7,7 @@ import { parseBody } from "../../http/validate";
 import { parseUserId } from "../../services/identifiers";
 import { getProfile, setProfileField } from "../../storage/profiles";
 import { getUser } from "../../storage/users";
+import { propagateProfile } from "../../services/profile-propagation";
 
 const ProfileField = z.enum(["displayname", "avatar_url"]);
 const MxcUri = z.string().regex(/^mxc:\/\/[^/]+\/[A-Za-z0-9_-]+$/, "must be an mxc:// URI");
@@ -52,5 +53,7 @@ export const profile = new Hono<AppEnv>()
     const user = await getUser(c.env.DB, userId);
     if (!user || user.deactivated) throw forbidden("Account is deactivated");
     await setProfileField(c.env.DB, userId, key.data, body[key.data] || null);
+    // Member events follow in the background: a user in many rooms (or bridged chats) should not wait on them.
+    c.executionCtx.waitUntil(propagateProfile(c.env, userId));
     return c.json({});
   });

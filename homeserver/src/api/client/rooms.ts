@@ -5,6 +5,7 @@ import { MatrixError, forbidden, notFound } from "../../http/errors";
 import type { AppEnv } from "../../http/types";
 import { parseBody, parseQuery, readJson } from "../../http/validate";
 import { CreateRoomBody, createRoom } from "../../services/create-room";
+import { upgradeRoom } from "../../services/upgrade-room";
 import { clientEvents } from "../../services/client-events";
 import { parseAlias } from "../../services/aliases";
 import { assertCanRead } from "../../services/messages";
@@ -94,6 +95,12 @@ export const rooms = new Hono<AppEnv>()
     if (!row || row.room_id !== roomId) throw notFound("Event not found");
     if ((await filterVisible(c.env.DB, roomId, c.var.requester.userId, [row])).length === 0) throw notFound("Event not found");
     return c.json((await clientEvents(c.env.DB, c.var.requester, [row]))[0]);
+  })
+  /** POST /_matrix/client/v3/rooms/{roomId}/upgrade */
+  .post("/v3/rooms/:roomId/upgrade", async (c) => {
+    const { new_version } = await parseBody(c, z.object({ new_version: z.string().min(1).max(32) }));
+    const replacement = await upgradeRoom(c.env, c.var.config, c.var.requester, roomIdOf(c), new_version);
+    return c.json({ replacement_room: replacement });
   })
   /** GET /_matrix/client/v3/joined_rooms */
   .get("/v3/joined_rooms", async (c) => c.json({ joined_rooms: await roomsWithMembership(c.env.DB, c.var.requester.userId, "join") }))
