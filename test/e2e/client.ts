@@ -1,6 +1,7 @@
 import { inject } from "vitest";
 import { type MatrixClient, createClient } from "matrix-js-sdk";
 import { logger } from "matrix-js-sdk/lib/logger.js";
+import { specAvailable, specUnavailableReason, validateResponse } from "../support/openapi";
 
 // The SDK logs every request at debug level; keep test output readable. (It is a loglevel logger underneath.)
 (logger as unknown as { setLevel(level: string): void }).setLevel("warn");
@@ -35,4 +36,19 @@ export async function raw(method: string, path: string, opts: { token?: string; 
   const res = await fetch(`${baseUrl()}${path}`, { method, headers, body });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown>, headers: res.headers };
+}
+
+let skipNoted = false;
+/**
+ * Like `raw`, and also validates the response against the Matrix OpenAPI definitions when MATRIX_SPEC_DIR
+ * points at the spec (CI sets it); says once, plainly, when it cannot.
+ */
+export async function api(method: string, path: string, opts: { token?: string; body?: unknown; rawBody?: string } = {}) {
+  const res = await raw(method, path, opts);
+  if (specAvailable()) validateResponse(method, path, res.status, res.body);
+  else if (!skipNoted) {
+    skipNoted = true;
+    console.log(`OpenAPI validation skipped: ${specUnavailableReason}`);
+  }
+  return res;
 }
