@@ -39,7 +39,7 @@ describe("rooms with matrix-js-sdk, two and three users", () => {
     const threadReply = await carol.sendEvent(roomId, EventType.RoomMessage, {
       msgtype: MsgType.Text,
       body: "in a thread",
-      "m.relates_to": { rel_type: RelationType.Thread, event_id: root.event_id, is_falling_back: true, "m.in_reply_to": { event_id: root.event_id } },
+      "m.relates_to": { rel_type: RelationType.Thread, event_id: root.event_id },
     });
     const mistake = await bob.sendTextMessage(roomId, "wrong room, sorry");
     await bob.redactEvent(roomId, mistake.event_id, undefined, { reason: "mistake" });
