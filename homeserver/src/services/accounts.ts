@@ -4,7 +4,7 @@ import { deleteDevices, listDevices } from "../storage/devices";
 import { getUser, insertUser, markDeactivated, setPasswordHash } from "../storage/users";
 import { randomAlnum } from "../util/random";
 import { isValidLocalpart } from "./identifiers";
-import { hashPassword } from "./passwords";
+import { hashPassword, verifyPassword } from "./passwords";
 
 const invalidUsername = (msg: string) => new MatrixError(400, "M_INVALID_USERNAME", msg);
 const userInUse = () => new MatrixError(400, "M_USER_IN_USE", "That user id is already taken");
@@ -54,4 +54,15 @@ export async function deactivateAccount(db: D1Database, userId: string): Promise
   if (!user || user.deactivated) throw forbidden("Account is already deactivated");
   await markDeactivated(db, userId);
   await deleteDevices(db, userId, "all");
+}
+
+/**
+ * Checks a password login. The hash is always computed, so a wrong password, an unknown user and a deactivated
+ * account all take the same time and get the same answer.
+ */
+export async function checkPasswordLogin(db: D1Database, userId: string | null, password: string): Promise<string> {
+  const user = userId ? await getUser(db, userId) : null;
+  const ok = await verifyPassword(password, user?.password_hash ?? null);
+  if (!ok || !user || user.deactivated) throw forbidden("Invalid username or password");
+  return user.user_id;
 }

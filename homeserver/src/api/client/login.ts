@@ -1,13 +1,12 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { MatrixError, forbidden, missingParam } from "../../http/errors";
+import { MatrixError, missingParam } from "../../http/errors";
 import { clientIp, rateLimit } from "../../http/ratelimit";
 import type { AppEnv } from "../../http/types";
 import { parseBody } from "../../http/validate";
 import { parseUserIdentifier } from "../../services/identifiers";
-import { verifyPassword } from "../../services/passwords";
+import { checkPasswordLogin } from "../../services/accounts";
 import { startSession } from "../../services/sessions";
-import { getUser } from "../../storage/users";
 
 const LoginBody = z.object({
   type: z.string(),
@@ -33,12 +32,8 @@ export const login = new Hono<AppEnv>()
     if (body.password === undefined) throw missingParam("Missing 'password'");
     const userId = parseUserIdentifier(identifier, config.SERVER_NAME);
     await rateLimit(c, "login", [clientIp(c), userId]);
-    const user = userId ? await getUser(c.env.DB, userId) : null;
-    // The hash is always computed, so a wrong password and an unknown user take the same time.
-    const ok = await verifyPassword(body.password, user?.password_hash ?? null);
-    if (!ok || !user || user.deactivated) throw forbidden("Invalid username or password");
     const session = await startSession(c.env.DB, config, {
-      userId: user.user_id,
+      userId: await checkPasswordLogin(c.env.DB, userId, body.password),
       deviceId: body.device_id,
       displayName: body.initial_device_display_name,
       refresh: body.refresh_token === true,

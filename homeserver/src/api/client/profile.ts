@@ -4,9 +4,7 @@ import { requireAuth } from "../../http/auth";
 import { MatrixError, forbidden, notFound } from "../../http/errors";
 import type { AppEnv } from "../../http/types";
 import { parseBody } from "../../http/validate";
-import { parseUserId } from "../../services/identifiers";
-import { getProfile, setProfileField } from "../../storage/profiles";
-import { getUser } from "../../storage/users";
+import { publicProfile, updateProfile } from "../../services/profiles";
 import { propagateProfile } from "../../services/profile-propagation";
 
 const ProfileField = z.enum(["displayname", "avatar_url"]);
@@ -16,31 +14,19 @@ const fieldSchemas = {
   avatar_url: z.object({ avatar_url: z.union([MxcUri, z.literal("")]).nullable() }),
 } as const;
 
-async function loadProfile(db: D1Database, userId: string) {
-  if (!parseUserId(userId)) throw new MatrixError(400, "M_INVALID_PARAM", "Invalid user id");
-  const profile = await getProfile(db, userId);
-  if (!profile) throw notFound("Profile not found");
-  return profile;
-}
-
-/** A profile as the spec shows it: fields that are not set are absent. */
-function present(profile: { displayname: string | null; avatar_url: string | null }) {
-  return Object.fromEntries(Object.entries(profile).filter(([, v]) => v !== null && v !== ""));
-}
-
 function unknownField(name: string): MatrixError {
   return new MatrixError(400, "M_INVALID_PARAM", `Unsupported profile field ${name}`);
 }
 
 export const profile = new Hono<AppEnv>()
   /** GET /_matrix/client/v3/profile/{userId} */
-  .get("/v3/profile/:userId", async (c) => c.json(present(await loadProfile(c.env.DB, c.req.param("userId")))))
+  .get("/v3/profile/:userId", async (c) => c.json(await publicProfile(c.env.DB, c.req.param("userId"))))
   /** GET /_matrix/client/v3/profile/{userId}/{keyName} */
   .get("/v3/profile/:userId/:keyName", async (c) => {
     const key = ProfileField.safeParse(c.req.param("keyName"));
     if (!key.success) throw unknownField(c.req.param("keyName"));
-    const value = (await loadProfile(c.env.DB, c.req.param("userId")))[key.data];
-    if (value === null || value === "") throw notFound(`No ${key.data} set`);
+    const value = (await publicProfile(c.env.DB, c.req.param("userId")))[key.data];
+    if (value === undefined) throw notFound(`No ${key.data} set`);
     return c.json({ [key.data]: value });
   })
   /** PUT /_matrix/client/v3/profile/{userId}/{keyName} */
@@ -50,9 +36,7 @@ export const profile = new Hono<AppEnv>()
     const userId = c.req.param("userId");
     if (userId !== c.var.requester.userId) throw forbidden("You may only change your own profile");
     const body = (await parseBody(c, fieldSchemas[key.data])) as Record<string, string | null>;
-    const user = await getUser(c.env.DB, userId);
-    if (!user || user.deactivated) throw forbidden("Account is deactivated");
-    await setProfileField(c.env.DB, userId, key.data, body[key.data] || null);
+    await updateProfile(c.env.DB, userId, key.data, body[key.data] ?? null);
     // Member events follow in the background: a user in many rooms (or bridged chats) should not wait on them.
     c.executionCtx.waitUntil(propagateProfile(c.env, userId));
     return c.json({});

@@ -1,23 +1,24 @@
 import { Hono } from "hono";
+import type { Context } from "hono";
 import { z } from "zod";
 import { requireAuth } from "../../http/auth";
-import { MatrixError, forbidden, notFound } from "../../http/errors";
+import { MatrixError } from "../../http/errors";
 import type { AppEnv } from "../../http/types";
 import { parseBody, parseQuery, readJson } from "../../http/validate";
 import { CreateRoomBody, createRoom } from "../../services/create-room";
-import { upgradeRoom } from "../../services/upgrade-room";
-import { clientEvents } from "../../services/client-events";
-import { parseAlias } from "../../services/aliases";
-import { assertCanRead } from "../../services/messages";
 import { roomObject, unwrap } from "../../services/room-client";
+import {
+  checkCanonicalAlias,
+  joinedMembers,
+  joinedRooms,
+  roomEvent,
+  roomMembers,
+  roomState,
+  roomStateEvent,
+} from "../../services/room-state";
 import { checkStateContent } from "../../services/state-content";
-import { filterVisible } from "../../services/visibility";
-import { getAlias } from "../../storage/aliases";
-import { getCurrentStateRow, getCurrentStateRows, getEventRow, getStateRowsAt } from "../../storage/events";
-import { roomsWithMembership } from "../../storage/rooms";
-import type { Pdu } from "../../rooms/pdu";
 import { txnScope } from "../../services/txn-scope";
-import type { Context } from "hono";
+import { upgradeRoom } from "../../services/upgrade-room";
 
 const RoomIdParam = z.string().regex(/^![^\s]+$/, "must be a room id");
 
@@ -26,14 +27,6 @@ export function roomIdOf(c: Context<AppEnv>): string {
   const parsed = RoomIdParam.safeParse(c.req.param("roomId"));
   if (!parsed.success) throw new MatrixError(400, "M_INVALID_PARAM", "Invalid room id");
   return parsed.data;
-}
-
-/** The state a user may see: current state while joined, else the state when they left (or world-readable). */
-async function visibleStateRows(db: D1Database, roomId: string, userId: string) {
-  const membership = await assertCanRead(db, roomId, userId);
-  if (membership === "join" || membership === null) return getCurrentStateRows(db, roomId);
-  const own = await getCurrentStateRow(db, roomId, "m.room.member", userId);
-  return getStateRowsAt(db, roomId, own!.stream_ordering);
 }
 
 export const rooms = new Hono<AppEnv>()
@@ -72,29 +65,19 @@ export const rooms = new Hono<AppEnv>()
   /** GET /_matrix/client/v3/rooms/{roomId}/state */
   .get("/v3/rooms/:roomId/state", async (c) => {
     const roomId = roomIdOf(c);
-    const rows = await visibleStateRows(c.env.DB, roomId, c.var.requester.userId);
-    return c.json(await clientEvents(c.env.DB, c.var.requester, rows));
+    return c.json(await roomState(c.env.DB, c.var.requester, roomId));
   })
   /** GET /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} */
   .get("/v3/rooms/:roomId/state/:eventType/:stateKey?", async (c) => {
     const roomId = roomIdOf(c);
     const type = c.req.param("eventType");
     const stateKey = c.req.param("stateKey") ?? "";
-    const rows = await visibleStateRows(c.env.DB, roomId, c.var.requester.userId);
-    const row = rows.find((r) => r.type === type && r.state_key === stateKey);
-    if (!row) throw notFound("State event not found");
-    const format = c.req.query("format");
-    if (format === "event") return c.json((await clientEvents(c.env.DB, c.var.requester, [row]))[0]);
-    return c.json((JSON.parse(row.pdu) as Pdu).content);
+    const format = c.req.query("format") === "event" ? "event" : "content";
+    return c.json(await roomStateEvent(c.env.DB, c.var.requester, roomId, type, stateKey, format));
   })
   /** GET /_matrix/client/v3/rooms/{roomId}/event/{eventId} */
   .get("/v3/rooms/:roomId/event/:eventId", async (c) => {
-    const roomId = roomIdOf(c);
-    await assertCanRead(c.env.DB, roomId, c.var.requester.userId);
-    const row = await getEventRow(c.env.DB, c.req.param("eventId"));
-    if (!row || row.room_id !== roomId) throw notFound("Event not found");
-    if ((await filterVisible(c.env.DB, roomId, c.var.requester.userId, [row])).length === 0) throw notFound("Event not found");
-    return c.json((await clientEvents(c.env.DB, c.var.requester, [row]))[0]);
+    return c.json(await roomEvent(c.env.DB, c.var.requester, roomIdOf(c), c.req.param("eventId")));
   })
   /** POST /_matrix/client/v3/rooms/{roomId}/upgrade */
   .post("/v3/rooms/:roomId/upgrade", async (c) => {
@@ -103,7 +86,7 @@ export const rooms = new Hono<AppEnv>()
     return c.json({ replacement_room: replacement });
   })
   /** GET /_matrix/client/v3/joined_rooms */
-  .get("/v3/joined_rooms", async (c) => c.json({ joined_rooms: await roomsWithMembership(c.env.DB, c.var.requester.userId, "join") }))
+  .get("/v3/joined_rooms", async (c) => c.json({ joined_rooms: await joinedRooms(c.env.DB, c.var.requester.userId) }))
   /** GET /_matrix/client/v3/rooms/{roomId}/members */
   .get("/v3/rooms/:roomId/members", async (c) => {
     const roomId = roomIdOf(c);
@@ -115,38 +98,11 @@ export const rooms = new Hono<AppEnv>()
         not_membership: z.enum(["join", "invite", "knock", "leave", "ban"]).optional(),
       }),
     );
-    const rows = (await visibleStateRows(c.env.DB, roomId, c.var.requester.userId)).filter((r) => {
-      if (r.type !== "m.room.member") return false;
-      const membership = (JSON.parse(r.pdu) as Pdu).content["membership"];
-      if (query.membership && membership !== query.membership) return false;
-      return !(query.not_membership && membership === query.not_membership);
-    });
-    return c.json({ chunk: await clientEvents(c.env.DB, c.var.requester, rows) });
+    return c.json({ chunk: await roomMembers(c.env.DB, c.var.requester, roomId, query) });
   })
   /** GET /_matrix/client/v3/rooms/{roomId}/joined_members */
   .get("/v3/rooms/:roomId/joined_members", async (c) => {
     const roomId = roomIdOf(c);
-    const membership = await assertCanRead(c.env.DB, roomId, c.var.requester.userId);
-    if (membership !== "join") throw forbidden("You are not joined to this room");
-    const joined: Record<string, { display_name?: string; avatar_url?: string }> = {};
-    for (const row of await getCurrentStateRows(c.env.DB, roomId)) {
-      if (row.type !== "m.room.member") continue;
-      const content = (JSON.parse(row.pdu) as Pdu).content;
-      if (content["membership"] !== "join") continue;
-      const member: { display_name?: string; avatar_url?: string } = {};
-      if (typeof content["displayname"] === "string") member.display_name = content["displayname"];
-      if (typeof content["avatar_url"] === "string") member.avatar_url = content["avatar_url"];
-      joined[row.state_key!] = member;
-    }
+    const joined = await joinedMembers(c.env.DB, c.var.requester.userId, roomId);
     return c.json({ joined });
   });
-
-/** m.room.canonical_alias may only name aliases that exist and point to this room (M_BAD_ALIAS). */
-async function checkCanonicalAlias(db: D1Database, roomId: string, content: Record<string, unknown>): Promise<void> {
-  const aliases = [content["alias"], ...((content["alt_aliases"] as unknown[] | undefined) ?? [])].filter((a) => typeof a === "string");
-  for (const alias of aliases as string[]) {
-    if (!parseAlias(alias)) throw new MatrixError(400, "M_INVALID_PARAM", `Invalid alias ${alias}`);
-    const row = await getAlias(db, alias);
-    if (!row || row.room_id !== roomId) throw new MatrixError(400, "M_BAD_ALIAS", `${alias} does not point to this room`);
-  }
-}

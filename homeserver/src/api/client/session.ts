@@ -4,7 +4,7 @@ import { requireAuth } from "../../http/auth";
 import type { AppEnv } from "../../http/types";
 import { parseBody } from "../../http/validate";
 import { refreshSession } from "../../services/sessions";
-import { deleteDevices } from "../../storage/devices";
+import { removeDevices } from "../../services/devices";
 
 export const session = new Hono<AppEnv>()
   /** POST /_matrix/client/v3/refresh */
@@ -20,11 +20,11 @@ export const session = new Hono<AppEnv>()
   /** POST /_matrix/client/v3/logout: the token's device goes with it. */
   .post("/v3/logout", requireAuth, async (c) => {
     const { userId, deviceId } = c.var.requester;
-    await deleteDevices(c.env.DB, userId, [deviceId]);
+    await removeDevices(c.env.DB, userId, [deviceId]);
     return c.json({});
   })
   /** POST /_matrix/client/v3/logout/all */
   .post("/v3/logout/all", requireAuth, async (c) => {
-    await deleteDevices(c.env.DB, c.var.requester.userId, "all");
+    await removeDevices(c.env.DB, c.var.requester.userId, "all");
     return c.json({});
   });
