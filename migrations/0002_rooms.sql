@@ -40,6 +40,8 @@ CREATE INDEX events_room_order ON events(room_id, stream_ordering);
 CREATE INDEX events_state_history ON events(room_id, type, state_key, stream_ordering) WHERE state_key IS NOT NULL;
 CREATE INDEX events_relations ON events(relates_to, rel_type, stream_ordering) WHERE relates_to IS NOT NULL;
 CREATE INDEX events_room_ts ON events(room_id, origin_server_ts);
+-- Thread lists: a room's m.thread events without scanning its whole timeline.
+CREATE INDEX events_room_rel_type ON events(room_id, rel_type, stream_ordering) WHERE rel_type IS NOT NULL;
 
 -- The current state of each room; membership is copied out of member events for quick lookups.
 CREATE TABLE current_state (
