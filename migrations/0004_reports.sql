@@ -1,4 +1,4 @@
--- Content reports (Client-Server API, "Reporting content"): kept for the server's administrators to review.
+-- Content reports (Client-Server API, "Reporting content"), and an index for the published room directory.
 
 CREATE TABLE event_reports (
   id INTEGER PRIMARY KEY,
@@ -21,3 +21,6 @@ CREATE TABLE room_reports (
   received_ts INTEGER NOT NULL
 );
 CREATE INDEX room_reports_room ON room_reports(room_id, received_ts);
+
+-- The published room directory reads only published rooms; this keeps it from scanning every room.
+CREATE INDEX rooms_published ON rooms(room_id) WHERE is_public = 1;

@@ -13,8 +13,12 @@ export function accessTokenOf(req: { header(name: string): string | undefined; q
   return req.query("access_token") ?? null;
 }
 
-/** Requires a valid access token and sets `c.var.requester`. */
+/**
+ * Requires a valid access token and sets `c.var.requester`. Several API areas guard overlapping path patterns
+ * (`/v3/rooms/*`), so a request already authenticated by one of them is not looked up again.
+ */
 export const requireAuth = createMiddleware<AppEnv>(async function requireAuth(c, next) {
+  if (c.get("requester")) return next();
   const token = accessTokenOf(c.req);
   if (!token) throw new MatrixError(401, "M_MISSING_TOKEN", "Missing access token");
   c.set("requester", await authenticate(c.env.DB, token));

@@ -70,7 +70,8 @@ export function check<S extends z.ZodType>(schema: S, value: unknown, where: "bo
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const path = issue.path.join(".") || "(root)";
-  if (issue.code === "invalid_type" && valueAt(value, issue.path) === undefined) {
+  // Whatever zod calls it (invalid_type, invalid_value for enums...), an absent required value is a missing one.
+  if (valueAt(value, issue.path) === undefined && issue.path.length > 0) {
     throw missingParam(`Missing ${where === "body" ? "field" : "parameter"} '${path}'`);
   }
   const message = `Invalid ${where === "body" ? "field" : "parameter"} '${path}': ${issue.message}`;
