@@ -17,6 +17,7 @@ export default defineConfig({
                 TEST_MIGRATIONS: migrations,
                 RATE_LIMIT_ENABLED: "false",
                 REGISTRATION_TOKEN: "test-registration-token",
+                FUZZ_SEED: process.env["FUZZ_SEED"] ?? "20261126",
               },
             },
           }),

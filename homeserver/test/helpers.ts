@@ -38,7 +38,16 @@ export async function call<T = Record<string, unknown>>(method: string, path: st
   const response = await worker.fetch(request, testEnv, ctx);
   await waitOnExecutionContext(ctx);
   const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : {}) as T, headers: response.headers };
+  return { status: response.status, body: parseJsonOrEmpty(text) as T, headers: response.headers };
+}
+
+/** Non-JSON answers (media bytes, HTML pages) come back as an empty body; tests of those read the raw response. */
+function parseJsonOrEmpty(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    return {};
+  }
 }
 
 /** Asserts a Matrix error response. */
