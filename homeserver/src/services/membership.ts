@@ -5,6 +5,7 @@ import type { SentEvent } from "../rooms/room-object";
 import { getProfile } from "../storage/profiles";
 import { forgetRoom, membershipOf } from "../storage/rooms";
 import { parseUserId } from "./identifiers";
+import { restrictedJoinAuthoriser } from "./restricted-join";
 import { roomObject, unwrap } from "./room-client";
 
 export type MembershipAction = "invite" | "kick" | "ban" | "unban";
@@ -27,6 +28,8 @@ export async function joinRoom(env: Env, requester: Requester, roomId: string, r
   const content: Record<string, unknown> = { membership: "join" };
   if (profile?.displayname) content["displayname"] = profile.displayname;
   if (profile?.avatar_url) content["avatar_url"] = profile.avatar_url;
+  const authoriser = await restrictedJoinAuthoriser(env.DB, roomId, requester.userId);
+  if (authoriser) content["join_authorised_via_users_server"] = authoriser;
   await sendMember(env, roomId, requester.userId, requester.userId, withReason(content, reason));
 }
 

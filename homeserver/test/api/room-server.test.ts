@@ -193,3 +193,20 @@ describe("context and upgrades", () => {
     expectError(await sendMessage(bob, roomId, "still here?"), 403, "M_FORBIDDEN");
   });
 });
+
+describe("restricted rooms", () => {
+  it("lets members of an allowed room join, and nobody else", async () => {
+    const alice = await registerUser("restr");
+    const bob = await registerUser("restrb");
+    const eve = await registerUser("restre");
+    const space = await createRoom(alice, { preset: "public_chat" });
+    const roomId = await createRoom(alice, {
+      initial_state: [{ type: "m.room.join_rules", state_key: "", content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] } }],
+    });
+    expect((await call("POST", `/_matrix/client/v3/join/${r(space)}`, { token: bob.accessToken })).status).toBe(200);
+    expect((await call("POST", `/_matrix/client/v3/join/${r(roomId)}`, { token: bob.accessToken })).status).toBe(200);
+    const member = await call("GET", `/_matrix/client/v3/rooms/${r(roomId)}/state/m.room.member/${encodeURIComponent(bob.userId)}`, { token: bob.accessToken });
+    expect(member.body).toMatchObject({ membership: "join", join_authorised_via_users_server: alice.userId });
+    expectError(await call("POST", `/_matrix/client/v3/join/${r(roomId)}`, { token: eve.accessToken }), 403, "M_FORBIDDEN");
+  });
+});
