@@ -1,0 +1,110 @@
+/** A user's membership in a room and the position of the member event that set it. */
+export interface MembershipRow {
+  room_id: string;
+  membership: string;
+  event_id: string;
+  stream_ordering: number;
+}
+
+/**
+ * Where every stream stands, and the user's memberships (no event bodies, forgotten rooms left out) at that moment:
+ * one batch, so one transaction, so a membership never comes from after the positions a sync reports.
+ */
+export async function getSyncSnapshot(
+  db: D1Database,
+  userId: string,
+): Promise<{ position: { events: number; shared: number }; memberships: MembershipRow[] }> {
+  const [events, shared, memberships] = await db.batch([
+    db.prepare("SELECT MAX(stream_ordering) AS p FROM events"),
+    db.prepare("SELECT position AS p FROM stream_positions WHERE stream = 'shared'"),
+    db
+      .prepare(
+        `SELECT c.room_id, c.membership, c.event_id, c.stream_ordering FROM current_state c
+         WHERE c.type = 'm.room.member' AND c.state_key = ?1 AND c.membership IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM forgotten_rooms f WHERE f.user_id = ?1 AND f.room_id = c.room_id)`,
+      )
+      .bind(userId),
+  ]);
+  const positionOf = (result: D1Result | undefined) => (result?.results[0] as { p: number | null } | undefined)?.p ?? 0;
+  return {
+    position: { events: positionOf(events), shared: positionOf(shared) },
+    memberships: memberships!.results as MembershipRow[],
+  };
+}
+
+/**
+ * The user's joined rooms with events in (since, upTo]. SQLite plans it as the user's joined rooms from their
+ * membership index, then one range probe per room on events(room_id, stream_ordering): no room history is scanned,
+ * so an incremental sync's cost follows the user's rooms and the new events, not the size of the server.
+ */
+export async function getJoinedRoomsWithNewEvents(db: D1Database, userId: string, since: number, upTo: number): Promise<string[]> {
+  const rows = await db
+    .prepare(
+      `SELECT DISTINCT room_id FROM events
+       WHERE stream_ordering > ?2 AND stream_ordering <= ?3
+         AND room_id IN (SELECT room_id FROM current_state WHERE type = 'm.room.member' AND state_key = ?1 AND membership = 'join')`,
+    )
+    .bind(userId, since, upTo)
+    .all<{ room_id: string }>();
+  return rows.results.map((r) => r.room_id);
+}
+
+export interface MemberSummaryRows {
+  joined: number;
+  invited: number;
+  /** The first other members: joined or invited first, then by the order of their member events. */
+  heroes: { user_id: string; membership: string }[];
+}
+
+/** Member counts and hero candidates of several rooms, in one batch (two statements per room). */
+export async function getMemberSummaries(
+  db: D1Database,
+  roomIds: string[],
+  userId: string,
+  heroLimit: number,
+): Promise<Map<string, MemberSummaryRows>> {
+  if (roomIds.length === 0) return new Map();
+  const statements = roomIds.flatMap((roomId) => [
+    db
+      .prepare(
+        `SELECT membership, COUNT(*) AS n FROM current_state
+         WHERE room_id = ? AND type = 'm.room.member' AND membership IN ('join', 'invite') GROUP BY membership`,
+      )
+      .bind(roomId),
+    db
+      .prepare(
+        `SELECT state_key AS user_id, membership FROM current_state
+         WHERE room_id = ? AND type = 'm.room.member' AND state_key != ?
+         ORDER BY membership NOT IN ('join', 'invite'), stream_ordering LIMIT ?`,
+      )
+      .bind(roomId, userId, heroLimit),
+  ]);
+  const results = await db.batch(statements);
+  return new Map(
+    roomIds.map((roomId, i) => {
+      const counts = results[2 * i]!.results as { membership: string; n: number }[];
+      const countOf = (m: string) => counts.find((r) => r.membership === m)?.n ?? 0;
+      const heroes = results[2 * i + 1]!.results as { user_id: string; membership: string }[];
+      return [roomId, { joined: countOf("join"), invited: countOf("invite"), heroes }];
+    }),
+  );
+}
+
+/** The users joined to a room now (whom a receipt or typing change in it concerns). */
+export async function getJoinedMembers(db: D1Database, roomId: string): Promise<string[]> {
+  const rows = await db
+    .prepare("SELECT state_key FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'")
+    .bind(roomId)
+    .all<{ state_key: string }>();
+  return rows.results.map((r) => r.state_key);
+}
+
+/** Statements per D1 batch when a sync reads many rooms at once: one round trip per chunk, not per room. */
+const BATCH_CHUNK = 200;
+
+/** Runs statements in as few batches as the chunk size allows; results come back in the statements' order. */
+export async function runBatched(db: D1Database, statements: D1PreparedStatement[]): Promise<D1Result[]> {
+  const chunks: D1PreparedStatement[][] = [];
+  for (let i = 0; i < statements.length; i += BATCH_CHUNK) chunks.push(statements.slice(i, i + BATCH_CHUNK));
+  return (await Promise.all(chunks.map((chunk) => db.batch(chunk)))).flat();
+}
