@@ -24,6 +24,8 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
+          // Generous: the suite shares 2 cores with workerd, and PBKDF2 logins are deliberately slow.
+          testTimeout: 30_000,
           include: ["homeserver/test/**/*.test.ts", "bridges/**/test/**/*.test.ts"],
           setupFiles: ["homeserver/test/setup.ts"],
         },

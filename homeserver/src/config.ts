@@ -17,6 +17,17 @@ const ConfigSchema = z.object({
   RATE_LIMIT_LOGIN_PER_MINUTE: positiveInt,
   RATE_LIMIT_REGISTER_PER_MINUTE: positiveInt,
   MAX_REQUEST_BYTES: positiveInt,
+  /** The legacy `m.login.password` flow of /v3/login; the OAuth 2.0 login page works either way. */
+  PASSWORD_LOGIN_ENABLED: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  MEDIA_MAX_UPLOAD_BYTES: positiveInt,
+  MEDIA_USER_QUOTA_BYTES: positiveInt,
+  MEDIA_THUMBNAIL_MAX_SOURCE_BYTES: positiveInt,
+  MEDIA_THUMBNAIL_MAX_PIXELS: positiveInt,
+  URL_PREVIEW_ENABLED: flag,
+  /** Lets URL previews reach loopback/private addresses: for tests against a local server only. */
+  URL_PREVIEW_ALLOW_PRIVATE: flag,
+  URL_PREVIEW_MAX_BYTES: positiveInt,
+  URL_PREVIEW_TIMEOUT_MS: positiveInt,
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

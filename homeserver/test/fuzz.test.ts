@@ -97,7 +97,11 @@ describe("fuzzing every route", () => {
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       if (res.status >= 500) failures.push(`#${i} ${method} ${path} body=${(body ?? "").slice(0, 200)} -> ${res.status} ${JSON.stringify(res.body)}`);
       else if (res.status >= 400 && res.headers.get("content-type")?.includes("json")) {
-        if (typeof res.body["errcode"] !== "string" && !("flows" in res.body)) failures.push(`#${i} ${method} ${path} -> ${res.status} without errcode`);
+        // Matrix APIs answer {errcode, error} (or a UIA body); the OAuth endpoints outside /_matrix answer RFC 6749's {error}.
+        const oauthError = !path.startsWith("/_matrix") && typeof res.body["error"] === "string";
+        if (typeof res.body["errcode"] !== "string" && !("flows" in res.body) && !oauthError) {
+          failures.push(`#${i} ${method} ${path} -> ${res.status} without errcode`);
+        }
       }
     }
     expect(failures, `seed ${SEED}`).toEqual([]);

@@ -44,6 +44,12 @@ describe("HTTP foundation", () => {
     expect(plain.headers.get("access-control-allow-origin")).toBe("*");
   });
 
+  it("keeps the sign-in pages' headers off the API", async () => {
+    const api = await call("GET", "/_matrix/client/versions");
+    expect(api.headers.get("x-frame-options")).toBeNull();
+    expect(api.headers.get("content-security-policy")).toBeNull();
+  });
+
   it("names the bad setting when the configuration is invalid", async () => {
     const res = await call("GET", "/_matrix/client/versions", { env: { SERVER_NAME: "not a server name!" } });
     expectError(res, 500, "M_UNKNOWN");

@@ -11,8 +11,8 @@ const passwordLogin = (user: string, password: string, extra: Record<string, unk
 });
 
 describe("login", () => {
-  it("lists the password flow", async () => {
-    expect((await call("GET", LOGIN)).body).toEqual({ flows: [{ type: "m.login.password" }] });
+  it("lists the password flow (and the appservice one)", async () => {
+    expect((await call("GET", LOGIN)).body).toEqual({ flows: [{ type: "m.login.password" }, { type: "m.login.application_service" }] });
   });
 
   it("logs in with a full user id or a bare localpart, each on a new device", async () => {

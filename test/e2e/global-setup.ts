@@ -9,6 +9,7 @@ import { applyMigrations, startWorker, stopWorker } from "../../scripts/worker.m
 declare module "vitest" {
   export interface ProvidedContext {
     baseUrl: string;
+    appservice: E2eAppservice;
   }
 }
 
@@ -23,18 +24,56 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The application service registered for test/e2e/appservice.test.ts, which listens on `port`. */
+export interface E2eAppservice {
+  id: string;
+  port: number;
+  asToken: string;
+  hsToken: string;
+}
+
+function appserviceRegistration(as: E2eAppservice): string {
+  return JSON.stringify([
+    {
+      id: as.id,
+      url: `http://127.0.0.1:${as.port}`,
+      // Resolved from the E2E_AS_TOKEN variable, as a deployment resolves it from a Worker secret.
+      as_token: "${E2E_AS_TOKEN}",
+      hs_token: as.hsToken,
+      sender_localpart: "_bridge_bot",
+      rate_limited: false,
+      receive_ephemeral: true,
+      protocols: ["bridge"],
+      namespaces: {
+        users: [{ exclusive: true, regex: "@_bridge_.*:localhost" }],
+        aliases: [{ exclusive: true, regex: "#_bridge_.*:localhost" }],
+      },
+    },
+  ]);
+}
+
 /** Starts the real Worker under `wrangler dev` on fresh local state, once for the whole e2e project. */
 export default async function setup(project: TestProject) {
   const persistTo = mkdtempSync(path.join(tmpdir(), "matrix-e2e-"));
   applyMigrations(persistTo);
   const port = await freePort();
+  const appservice: E2eAppservice = { id: "e2e-bridge", port: await freePort(), asToken: "e2e-as-token", hsToken: "e2e-hs-token" };
   const worker = await startWorker({
     port,
     inspectorPort: await freePort(),
     persistTo,
-    vars: { RATE_LIMIT_ENABLED: "false", SERVER_NAME: "localhost", PUBLIC_BASEURL: `http://127.0.0.1:${port}/` },
+    vars: {
+      RATE_LIMIT_ENABLED: "false",
+      URL_PREVIEW_ALLOW_PRIVATE: "true",
+      SERVER_NAME: "localhost",
+      PUBLIC_BASEURL: `http://127.0.0.1:${port}/`,
+      APPSERVICES: appserviceRegistration(appservice),
+      E2E_AS_TOKEN: appservice.asToken,
+      APPSERVICE_RETRY_MAX_MS: "1000",
+    },
   });
   project.provide("baseUrl", worker.baseUrl);
+  project.provide("appservice", appservice);
   return () => {
     stopWorker(worker.child);
     rmSync(persistTo, { recursive: true, force: true });

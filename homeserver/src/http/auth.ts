@@ -2,6 +2,7 @@ import { createMiddleware } from "hono/factory";
 import { MatrixError } from "./errors";
 import type { AppEnv } from "./types";
 import { authenticate } from "../services/sessions";
+import { authenticateAppservice } from "../appservice/auth";
 
 /** Reads the access token from the Authorization header, or the deprecated `access_token` query parameter. */
 export function accessTokenOf(req: { header(name: string): string | undefined; query(name: string): string | undefined }): string | null {
@@ -21,6 +22,6 @@ export const requireAuth = createMiddleware<AppEnv>(async function requireAuth(c
   if (c.get("requester")) return next();
   const token = accessTokenOf(c.req);
   if (!token) throw new MatrixError(401, "M_MISSING_TOKEN", "Missing access token");
-  c.set("requester", await authenticate(c.env.DB, token));
+  c.set("requester", (await authenticateAppservice(c, token)) ?? (await authenticate(c.env.DB, token)));
   await next();
 });

@@ -6,6 +6,8 @@ export interface Requester {
   deviceId: string;
   /** Hash of the access token used, so logout can revoke exactly it. */
   tokenHash: string;
+  /** Set when the request used an application service's as_token (identity assertion). */
+  appserviceId?: string;
 }
 
 export interface AppEnv {

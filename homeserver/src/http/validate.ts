@@ -4,7 +4,7 @@ import { MatrixError, badJson, invalidParam, missingParam } from "./errors";
 import type { AppEnv } from "./types";
 
 /** Reads the request body as text, refusing anything over the configured limit (counted on bytes received). */
-async function readCappedText(c: Context<AppEnv>): Promise<string> {
+export async function readCappedText(c: Context<AppEnv>): Promise<string> {
   const limit = c.var.config.MAX_REQUEST_BYTES;
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > limit) throw tooLarge(limit);

@@ -5,7 +5,7 @@
 import type { SigningKey } from "./signing";
 import { hashAndSignEvent } from "./signing";
 import { eventIdFor } from "./event-hashes";
-import { canonicalJsonBytes } from "./canonical-json";
+import { CanonicalJsonError, canonicalJsonBytes } from "./canonical-json";
 import { authEventTypesFor, stateKeyOf } from "./auth-rules";
 import type { Pdu, RoomVersionId } from "./pdu";
 import { ROOM_VERSIONS } from "./room-versions";
@@ -29,7 +29,17 @@ export const MAX_PDU_BYTES = 65_536;
 const MAX_STATE_KEY_BYTES = 255;
 const MAX_TYPE_BYTES = 255;
 
-export class EventTooLarge extends Error {}
+/** Why an event cannot be built, with the Matrix error a client should get for it. */
+export class InvalidEvent extends Error {
+  constructor(
+    readonly status: 400 | 413,
+    readonly errcode: "M_BAD_JSON" | "M_TOO_LARGE",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+const tooLarge = (message: string) => new InvalidEvent(413, "M_TOO_LARGE", message);
 
 export interface BuildContext {
   roomId: string | undefined;
@@ -45,9 +55,9 @@ export async function buildEvent(ctx: BuildContext, template: EventTemplate): Pr
   const rules = ROOM_VERSIONS[ctx.version];
   const byteLength = (s: string) => new TextEncoder().encode(s).byteLength;
   if (template.state_key !== undefined && byteLength(template.state_key) > MAX_STATE_KEY_BYTES) {
-    throw new EventTooLarge("state_key is over 255 bytes");
+    throw tooLarge("state_key is over 255 bytes");
   }
-  if (byteLength(template.type) > MAX_TYPE_BYTES) throw new EventTooLarge("type is over 255 bytes");
+  if (byteLength(template.type) > MAX_TYPE_BYTES) throw tooLarge("type is over 255 bytes");
 
   const content = { ...template.content };
   const pdu: Pdu = {
@@ -67,8 +77,15 @@ export async function buildEvent(ctx: BuildContext, template: EventTemplate): Pr
     if (rules.redactsInContent) content["redacts"] = template.redacts;
     else pdu.redacts = template.redacts;
   }
-  const signed = await hashAndSignEvent(pdu, ctx.version, ctx.serverName, ctx.key);
-  if (canonicalJsonBytes(signed).byteLength > MAX_PDU_BYTES) throw new EventTooLarge("event is over 65536 bytes");
+  let signed: Pdu;
+  try {
+    signed = await hashAndSignEvent(pdu, ctx.version, ctx.serverName, ctx.key);
+  } catch (err) {
+    // Content that has no canonical JSON form (lone surrogates, integers beyond 2^53) cannot be hashed or signed.
+    if (err instanceof CanonicalJsonError) throw new InvalidEvent(400, "M_BAD_JSON", `Event content is not valid canonical JSON: ${err.message}`);
+    throw err;
+  }
+  if (canonicalJsonBytes(signed).byteLength > MAX_PDU_BYTES) throw tooLarge("event is over 65536 bytes");
   return { event_id: await eventIdFor(signed, ctx.version), pdu: signed };
 }
 

@@ -5,11 +5,16 @@ import { type EventRow, type TxnKey, getCurrentStateRows, getEventRow, getLatest
 import { getRoom, insertRoomStatement } from "../storage/rooms";
 import { checkAuth, stateKeyOf, userPowerLevel } from "./auth-rules";
 import { namedLevel } from "./power-levels";
-import { EventTooLarge, type EventTemplate, type RoomEvent, authStateFor, buildEvent } from "./event-builder";
+import { InvalidEvent, type EventTemplate, type RoomEvent, authStateFor, buildEvent } from "./event-builder";
 import type { Pdu, RoomVersionId } from "./pdu";
 import { redactEvent } from "./redaction";
 import { ROOM_VERSIONS, isSupportedRoomVersion } from "./room-versions";
 import { strippedState } from "./stripped-state";
+import { notifyUsers } from "../sync/notifier";
+import { publishToAppservices } from "../appservice/publish";
+import { localJoinedMembers, pushActionsFor, threadHints } from "../push/room-push";
+import { type MemberPushSettings, pushSettingsOf } from "../services/push-rules";
+import { pushActionStatements } from "../storage/push";
 
 /** What a RoomObject answers: a value, or the Matrix error to give the client (errors do not cross RPC typed). */
 export type RoomResult<T> = { ok: true; value: T } | { ok: false; status: 400 | 403 | 404 | 413; errcode: string; error: string };
@@ -74,6 +79,8 @@ export class RoomObject extends DurableObject<Env> {
         [insertRoomStatement(this.env.DB, { roomId, roomVersion: version, creator: create.pdu.sender, isPublic: false })],
       );
       this.room = room;
+      this.wakeSyncs(room, built.map((b) => b.event), results);
+      publishToAppservices(this.ctx, this.env, room, built.map((b) => b.event));
       return { ok: true, value: results };
     });
   }
@@ -90,6 +97,8 @@ export class RoomObject extends DurableObject<Env> {
           if (row) return { ok: true, value: { event_id: row.event_id, stream_ordering: row.stream_ordering } };
         }
       }
+      // The members' push rules are read while the event is built, so counting notifications adds no round trip.
+      const pushSettings = this.pushSettings(room);
       const built = await this.build(room, template, options.ts ?? Date.now());
       if (!built.ok) return built;
       const event = built.value;
@@ -100,9 +109,12 @@ export class RoomObject extends DurableObject<Env> {
         if (!target.ok) return target;
         redaction = target.value ?? undefined;
       }
-      const [sent] = await this.commit(room, [{ event, unsigned: unsignedFor(room, event), txn: options.txn, redaction }]);
+      const push = this.pushStatements(room, event, await pushSettings, redaction?.targetEventId ?? null);
+      const [sent] = await this.commit(room, [{ event, unsigned: unsignedFor(room, event), txn: options.txn, redaction }], [], push);
       apply(room, event);
       if (redaction) applyRedaction(room, redaction.targetEventId, redaction.redactedPdu);
+      this.wakeSyncs(room, [event], [sent!]);
+      publishToAppservices(this.ctx, this.env, room, [event]);
       return { ok: true, value: sent! };
     });
   }
@@ -115,7 +127,7 @@ export class RoomObject extends DurableObject<Env> {
       const roomIdInPdu = template.type === "m.room.create" && ROOM_VERSIONS[room.version].roomIdFromCreateEvent ? undefined : room.roomId;
       event = await buildEvent({ roomId: roomIdInPdu, version: room.version, state: room.state, prev: room.latest, serverName, key, ts }, template);
     } catch (err) {
-      if (err instanceof EventTooLarge) return fail(413, "M_TOO_LARGE", err.message);
+      if (err instanceof InvalidEvent) return fail(err.status, err.errcode, err.message);
       throw err;
     }
     const rejected = checkAuth(room.version, event, authStateFor(event.pdu, room.state));
@@ -151,12 +163,13 @@ export class RoomObject extends DurableObject<Env> {
     room: LoadedRoom,
     events: { event: RoomEvent; unsigned: Record<string, unknown> | null; txn?: SendOptions["txn"]; redaction?: { targetEventId: string; redactedPdu: Pdu } }[],
     extra: D1PreparedStatement[] = [],
+    after: D1PreparedStatement[] = [],
   ): Promise<SentEvent[]> {
     const db = this.env.DB;
     const perEvent = events.map((e) =>
       insertEventStatements(db, { eventId: e.event.event_id, roomId: room.roomId, pdu: e.event.pdu, unsigned: e.unsigned, txn: e.txn, redaction: e.redaction }),
     );
-    const results = await db.batch([...extra, ...perEvent.flat()]);
+    const results = await db.batch([...extra, ...perEvent.flat(), ...after]);
     // The first statement of each event's group is its INSERT into events: its rowid is the stream ordering.
     let index = extra.length;
     return events.map((e, i) => {
@@ -164,6 +177,36 @@ export class RoomObject extends DurableObject<Env> {
       index += perEvent[i]!.length;
       return sent;
     });
+  }
+
+  /** The local members' push rules and ignore lists; on a read failure the event is still sent, uncounted. */
+  private pushSettings(room: LoadedRoom): Promise<Map<string, MemberPushSettings> | null> {
+    const members = localJoinedMembers(room.state, loadConfig(this.env).SERVER_NAME);
+    return pushSettingsOf(this.env.DB, members).catch((err: unknown) => {
+      console.error("push rules read failed", err);
+      return null;
+    });
+  }
+
+  /**
+   * Push actions of `event` for the room's members, committed with the event (spec: a new event's notification count
+   * "MUST appear in the same /sync response as the event itself"), evaluated on the state before it.
+   */
+  private pushStatements(
+    room: LoadedRoom,
+    event: RoomEvent,
+    settings: Map<string, MemberPushSettings> | null,
+    redacts: string | null,
+  ): D1PreparedStatement[] {
+    const rows = settings === null ? [] : pushActionsFor(room.version, room.roomId, room.state, event, settings);
+    const e = { eventId: event.event_id, sender: event.pdu.sender, ts: event.pdu.origin_server_ts, redacts, ...threadHints(event) };
+    return pushActionStatements(this.env.DB, e, rows);
+  }
+
+  /** Output to sync: wakes the waiting /sync of everyone who sees these events, without delaying the sender. */
+  private wakeSyncs(room: LoadedRoom, events: RoomEvent[], sent: SentEvent[]): void {
+    const position = Math.max(...sent.map((s) => s.stream_ordering));
+    this.ctx.waitUntil(notifyUsers(this.env, usersToWake(room, events), position));
   }
 
   /** Loads the room's version, current state and latest event from D1 the first time it is needed. */
@@ -186,6 +229,22 @@ function toRoomEvent(row: EventRow): RoomEvent {
 function apply(room: LoadedRoom, event: RoomEvent): void {
   if (event.pdu.state_key !== undefined) room.state.set(stateKeyOf(event.pdu.type, event.pdu.state_key), event);
   room.latest = { event_id: event.event_id, depth: event.pdu.depth };
+}
+
+/**
+ * Who must hear about `events` (already applied to `room`): joined and invited members, plus the user each member
+ * event is about, so someone kicked, banned or un-invited learns of it too.
+ */
+function usersToWake(room: LoadedRoom, events: RoomEvent[]): Set<string> {
+  const users = new Set<string>();
+  for (const event of room.state.values()) {
+    const membership = event.pdu.type === "m.room.member" ? event.pdu.content["membership"] : undefined;
+    if ((membership === "join" || membership === "invite") && event.pdu.state_key !== undefined) users.add(event.pdu.state_key);
+  }
+  for (const event of events) {
+    if (event.pdu.type === "m.room.member" && event.pdu.state_key !== undefined) users.add(event.pdu.state_key);
+  }
+  return users;
 }
 
 function applyRedaction(room: LoadedRoom, targetEventId: string, redactedPdu: Pdu): void {

@@ -58,8 +58,8 @@ export async function setAccountDataFromClient(
   return putAccountData(db, userId, roomId, type, content);
 }
 
-/** Sets account data the server manages (m.fully_read), bypassing the client checks. */
-export function setServerAccountData(db: D1Database, userId: string, roomId: string, type: string, content: Record<string, unknown>): Promise<number> {
+/** Sets account data the server manages (m.fully_read; global m.push_rules when `roomId` is null), bypassing the client checks. */
+export function setServerAccountData(db: D1Database, userId: string, roomId: string | null, type: string, content: Record<string, unknown>): Promise<number> {
   return putAccountData(db, userId, roomId, type, content);
 }
 

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Config } from "../config";
 import { MatrixError, badJson } from "../http/errors";
 import type { Requester } from "../http/types";
-import { type EventTemplate, buildEvent } from "../rooms/event-builder";
+import { type EventTemplate, InvalidEvent, buildEvent } from "../rooms/event-builder";
 import { roomIdFromCreateEvent } from "../rooms/event-hashes";
 import type { RoomVersionId } from "../rooms/pdu";
 import { DEFAULT_ROOM_VERSION, ROOM_VERSIONS, isSupportedRoomVersion } from "../rooms/room-versions";
@@ -13,6 +13,7 @@ import { roomObject, unwrap } from "./room-client";
 import { serverSigningKey } from "./server-keys";
 import { checkStateContent } from "./state-content";
 import { claimAlias, releaseAlias } from "./aliases";
+import { checkAliasAllowed } from "../appservice/policy";
 import { setRoomPublished } from "../storage/rooms";
 
 const StateEventInput = z.object({ type: z.string().min(1).max(255), state_key: z.string().default(""), content: z.record(z.string(), z.unknown()) });
@@ -41,8 +42,12 @@ export async function createRoom(env: Env, config: Config, requester: Requester,
     if (!parseUserId(invitee)) throw new MatrixError(400, "M_INVALID_PARAM", `Invalid user id to invite: ${invitee}`);
   }
   const alias = body.room_alias_name === undefined ? undefined : aliasFor(body.room_alias_name, config.SERVER_NAME);
+  if (alias) checkAliasAllowed(env, requester, alias);
 
-  const create = await buildCreateEvent(env, config, requester.userId, version, body.creation_content ?? {});
+  const create = await buildCreateEvent(env, config, requester.userId, version, body.creation_content ?? {}).catch((err: unknown) => {
+    if (err instanceof InvalidEvent) throw new MatrixError(err.status, err.errcode, err.message);
+    throw err;
+  });
   const roomId = ROOM_VERSIONS[version].roomIdFromCreateEvent ? roomIdFromCreateEvent(create.event_id) : create.pdu.room_id!;
   const templates = await eventsAfterCreate(env, requester.userId, version, body, alias);
 

@@ -12,6 +12,7 @@ export const RoomEventFilter = z.object({
   contains_url: z.boolean().optional(),
   lazy_load_members: z.boolean().optional(),
   include_redundant_members: z.boolean().optional(),
+  unread_thread_notifications: z.boolean().optional(),
   rooms: z.array(z.string()).optional(),
   not_rooms: z.array(z.string()).optional(),
 });

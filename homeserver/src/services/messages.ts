@@ -20,7 +20,7 @@ export async function assertCanRead(db: D1Database, roomId: string, userId: stri
  * Reads up to `limit` events the user may see, scanning from `from` in direction `dir` (never past `to`), skipping
  * what the filter or history visibility hides. Returns the events and the position the scan stopped at.
  */
-async function scan(
+export async function scan(
   db: D1Database,
   roomId: string,
   userId: string,

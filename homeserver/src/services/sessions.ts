@@ -1,13 +1,13 @@
 import type { Config } from "../config";
 import { unknownToken } from "../http/errors";
 import type { Requester } from "../http/types";
-import { upsertDeviceStatement } from "../storage/devices";
+import { deleteDevices, upsertDeviceStatement } from "../storage/devices";
+import { rotateRefreshToken } from "../storage/refresh-rotation";
 import {
   deleteDeviceAccessTokensStatement,
   getAccessToken,
   insertAccessTokenStatement,
   insertRefreshTokenStatement,
-  takeRefreshToken,
 } from "../storage/tokens";
 import { hashToken } from "../util/hash";
 import { randomDeviceId, randomToken } from "../util/random";
@@ -99,21 +99,29 @@ export async function authenticate(db: D1Database, token: string): Promise<Reque
 
 /**
  * Exchanges a refresh token for a new pair. The old refresh token and the device's old access token stop working
- * at once; of two concurrent refreshes with one token, exactly one succeeds.
+ * at once; of two concurrent refreshes with one token, exactly one succeeds. A refresh token presented again after
+ * it was exchanged has leaked (or been replayed), so the whole device is signed out.
  */
 export async function refreshSession(
   db: D1Database,
   config: Config,
   refreshToken: string,
 ): Promise<Required<Pick<IssuedSession, "access_token" | "refresh_token" | "expires_in_ms">>> {
-  const row = await takeRefreshToken(db, await hashToken(refreshToken));
-  if (!row) throw unknownToken("Unknown refresh token");
-  if (row.expires_ts <= Date.now()) throw unknownToken("Refresh token has expired");
-  const tokens = await newTokens(db, config, row.user_id, row.device_id, true);
-  await db.batch([deleteDeviceAccessTokensStatement(db, row.user_id, row.device_id), ...tokens.statements]);
-  return {
-    access_token: tokens.access_token,
-    refresh_token: tokens.refresh_token!,
-    expires_in_ms: tokens.expires_in_ms!,
-  };
+  const accessToken = randomToken("mat");
+  const newRefreshToken = randomToken("mar");
+  const now = Date.now();
+  const outcome = await rotateRefreshToken(db, {
+    oldHash: await hashToken(refreshToken),
+    newAccessHash: await hashToken(accessToken),
+    newRefreshHash: await hashToken(newRefreshToken),
+    accessExpiresTs: now + config.ACCESS_TOKEN_LIFETIME_MS,
+    refreshExpiresTs: now + config.REFRESH_TOKEN_LIFETIME_MS,
+  });
+  if (outcome.kind === "reused") {
+    await deleteDevices(db, outcome.session.user_id, [outcome.session.device_id]);
+    throw unknownToken("Refresh token was already used; the session has been revoked");
+  }
+  if (outcome.kind === "expired") throw unknownToken("Refresh token has expired");
+  if (outcome.kind === "unknown") throw unknownToken("Unknown refresh token");
+  return { access_token: accessToken, refresh_token: newRefreshToken, expires_in_ms: config.ACCESS_TOKEN_LIFETIME_MS };
 }

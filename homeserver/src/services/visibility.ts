@@ -1,6 +1,6 @@
 import { type EventRow, getCurrentStateRow } from "../storage/events";
 import { membershipOf } from "../storage/rooms";
-import { visibilityInputs } from "../storage/visibility";
+import { type VisibilityInputs, visibilityInputs } from "../storage/visibility";
 import type { Pdu } from "../rooms/pdu";
 
 const contentOf = (row: EventRow | null | undefined): Record<string, unknown> => (row ? (JSON.parse(row.pdu) as Pdu).content : {});
@@ -15,10 +15,17 @@ export async function filterVisible(db: D1Database, roomId: string, userId: stri
   const ordered = [...rows].sort((a, b) => a.stream_ordering - b.stream_ordering);
   const from = ordered[0]!.stream_ordering;
   const to = ordered[ordered.length - 1]!.stream_ordering;
-  const [{ before, changes }, current] = await Promise.all([
-    visibilityInputs(db, roomId, userId, from, to),
-    membershipOf(db, roomId, userId),
-  ]);
+  const [inputs, current] = await Promise.all([visibilityInputs(db, roomId, userId, from, to), membershipOf(db, roomId, userId)]);
+  const visible = visibleEventIds(inputs, current, ordered);
+  return rows.filter((r) => visible.has(r.event_id));
+}
+
+/**
+ * The pure part of `filterVisible`, for callers that read the inputs themselves (batched over many rooms): `before`
+ * is what was in force before the first of `rows`, `changes` every visibility and own-membership change from there
+ * on; `rows` must be in stream order.
+ */
+export function visibleEventIds({ before, changes }: VisibilityInputs, current: string | null, ordered: EventRow[]): Set<string> {
   let visibility = (contentOf(before.visibility)["history_visibility"] as string | undefined) ?? "shared";
   let membership = (contentOf(before.membership)["membership"] as string | undefined) ?? null;
   const visible = new Set<string>();
@@ -32,7 +39,7 @@ export async function filterVisible(db: D1Database, roomId: string, userId: stri
     }
     if (isVisible(visibility, membership, current)) visible.add(row.event_id);
   }
-  return rows.filter((r) => visible.has(r.event_id));
+  return visible;
 }
 
 function isVisible(visibility: string, membershipAtEvent: string | null, currentMembership: string | null): boolean {

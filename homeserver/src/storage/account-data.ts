@@ -45,3 +45,20 @@ export async function getAccountDataSince(db: D1Database, userId: string, since:
     .all<AccountDataRow>();
   return rows.results;
 }
+
+/** One global account data type for several users at once (push rules, ignore lists of a room's members). */
+export async function getGlobalAccountDataOfUsers(
+  db: D1Database,
+  userIds: string[],
+  types: string[],
+): Promise<{ user_id: string; type: string; content: string }[]> {
+  if (userIds.length === 0) return [];
+  const rows = await db
+    .prepare(
+      `SELECT user_id, type, content FROM account_data
+       WHERE room_id = '' AND user_id IN (SELECT value FROM json_each(?)) AND type IN (SELECT value FROM json_each(?))`,
+    )
+    .bind(JSON.stringify(userIds), JSON.stringify(types))
+    .all<{ user_id: string; type: string; content: string }>();
+  return rows.results;
+}

@@ -1,3 +1,5 @@
+import { deviceKeysDeletionStatements } from "./e2ee-keys";
+
 export interface DeviceRow {
   user_id: string;
   device_id: string;
@@ -60,5 +62,7 @@ export async function deleteDevices(db: D1Database, userId: string, deviceIds: s
       }
     }
   }
+  // Their end-to-end keys and pending to-device messages go too, and the user's device list changes.
+  statements.push(...deviceKeysDeletionStatements(db, userId, deviceIds));
   if (statements.length > 0) await db.batch(statements);
 }

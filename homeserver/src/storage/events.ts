@@ -140,7 +140,12 @@ export function getCurrentStateRow(db: D1Database, roomId: string, type: string,
  * is the latest state event of each (type, state_key) at or before it).
  */
 export async function getStateRowsAt(db: D1Database, roomId: string, streamOrdering: number): Promise<EventRow[]> {
-  const rows = await db
+  return (await stateRowsAtStatement(db, roomId, streamOrdering).all<EventRow>()).results;
+}
+
+/** The statement of `getStateRowsAt`, for callers that batch it over many rooms (sync). */
+export function stateRowsAtStatement(db: D1Database, roomId: string, streamOrdering: number): D1PreparedStatement {
+  return db
     .prepare(
       `SELECT e.* FROM events e
        JOIN (SELECT MAX(stream_ordering) AS so FROM events
@@ -148,9 +153,7 @@ export async function getStateRowsAt(db: D1Database, roomId: string, streamOrder
              GROUP BY type, state_key) latest ON e.stream_ordering = latest.so
        ORDER BY e.stream_ordering`,
     )
-    .bind(roomId, streamOrdering)
-    .all<EventRow>();
-  return rows.results;
+    .bind(roomId, streamOrdering);
 }
 
 /** One state entry as it was right after `streamOrdering`. */
@@ -176,15 +179,22 @@ export async function getTimelineRows(
   roomId: string,
   opts: { after: number; upTo: number; dir: "f" | "b"; limit: number },
 ): Promise<EventRow[]> {
+  return (await timelineRowsStatement(db, roomId, opts).all<EventRow>()).results;
+}
+
+/** The statement of `getTimelineRows`, for callers that batch it over many rooms (sync). */
+export function timelineRowsStatement(
+  db: D1Database,
+  roomId: string,
+  opts: { after: number; upTo: number; dir: "f" | "b"; limit: number },
+): D1PreparedStatement {
   const order = opts.dir === "f" ? "ASC" : "DESC";
-  const rows = await db
+  return db
     .prepare(
       `SELECT * FROM events WHERE room_id = ? AND stream_ordering > ? AND stream_ordering <= ?
        ORDER BY stream_ordering ${order} LIMIT ?`,
     )
-    .bind(roomId, opts.after, opts.upTo, opts.limit)
-    .all<EventRow>();
-  return rows.results;
+    .bind(roomId, opts.after, opts.upTo, opts.limit);
 }
 
 export function maxStreamOrdering(db: D1Database): Promise<number> {

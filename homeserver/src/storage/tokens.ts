@@ -5,13 +5,6 @@ export interface AccessTokenRow {
   expires_ts: number | null;
 }
 
-export interface RefreshTokenRow {
-  token_hash: string;
-  user_id: string;
-  device_id: string;
-  expires_ts: number;
-}
-
 export function getAccessToken(db: D1Database, tokenHash: string): Promise<AccessTokenRow | null> {
   return db
     .prepare("SELECT token_hash, user_id, device_id, expires_ts FROM access_tokens WHERE token_hash = ?")
@@ -35,14 +28,6 @@ export function insertRefreshTokenStatement(
   return db
     .prepare("INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts, expires_ts) VALUES (?, ?, ?, ?, ?)")
     .bind(t.tokenHash, t.userId, t.deviceId, Date.now(), t.expiresTs);
-}
-
-/** Removes a refresh token and returns it; of two concurrent callers only one gets the row. */
-export function takeRefreshToken(db: D1Database, tokenHash: string): Promise<RefreshTokenRow | null> {
-  return db
-    .prepare("DELETE FROM refresh_tokens WHERE token_hash = ? RETURNING token_hash, user_id, device_id, expires_ts")
-    .bind(tokenHash)
-    .first<RefreshTokenRow>();
 }
 
 export function deleteDeviceAccessTokensStatement(db: D1Database, userId: string, deviceId: string): D1PreparedStatement {

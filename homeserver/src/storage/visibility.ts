@@ -10,8 +10,18 @@ export async function visibilityInputs(
   userId: string,
   from: number,
   to: number,
-): Promise<{ before: { visibility: EventRow | null; membership: EventRow | null }; changes: EventRow[] }> {
-  const [visibility, membership, changes] = await db.batch<EventRow>([
+): Promise<VisibilityInputs> {
+  return visibilityInputsOf(await db.batch<EventRow>(visibilityInputStatements(db, roomId, userId, from, to)));
+}
+
+export interface VisibilityInputs {
+  before: { visibility: EventRow | null; membership: EventRow | null };
+  changes: EventRow[];
+}
+
+/** The three statements of `visibilityInputs`, for callers that batch them with other rooms' (sync). */
+export function visibilityInputStatements(db: D1Database, roomId: string, userId: string, from: number, to: number): D1PreparedStatement[] {
+  return [
     db
       .prepare(
         `SELECT * FROM events WHERE room_id = ? AND type = 'm.room.history_visibility' AND state_key = '' AND stream_ordering < ?
@@ -31,7 +41,11 @@ export async function visibilityInputs(
          ORDER BY stream_ordering`,
       )
       .bind(roomId, userId, from, to),
-  ]);
+  ];
+}
+
+/** Reads the results of the `visibilityInputStatements`, in their order. */
+export function visibilityInputsOf([visibility, membership, changes]: D1Result<EventRow>[]): VisibilityInputs {
   return {
     before: { visibility: visibility!.results[0] ?? null, membership: membership!.results[0] ?? null },
     changes: changes!.results,

@@ -210,3 +210,16 @@ describe("restricted rooms", () => {
     expectError(await call("POST", `/_matrix/client/v3/join/${r(roomId)}`, { token: eve.accessToken }), 403, "M_FORBIDDEN");
   });
 });
+
+describe("regressions found by the fuzz test", () => {
+  it("answers content without a canonical JSON form with M_BAD_JSON, not a 500", async () => {
+    const alice = await registerUser("fuzzreg");
+    const roomId = await createRoom(alice);
+    // Seed 20261126 #2111: a lone surrogate; #551: an integer beyond 2^53.
+    const surrogate = await call("PUT", `/_matrix/client/v3/rooms/${r(roomId)}/send/m.custom/t1`, { token: alice.accessToken, rawBody: '{"x":"\\ud800"}' });
+    expectError(surrogate, 400, "M_BAD_JSON");
+    expectError(await sendState(alice, roomId, "m.custom", "", { n: 9007199254740992 }), 400, "M_BAD_JSON");
+    const create = await call("POST", "/_matrix/client/v3/createRoom", { token: alice.accessToken, body: { creation_content: { n: 2 ** 60 } } });
+    expectError(create, 400, "M_BAD_JSON");
+  });
+});

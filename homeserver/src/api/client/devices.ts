@@ -6,10 +6,13 @@ import { parseBody } from "../../http/validate";
 import { AuthDict, userInteractiveAuth } from "../../services/uia";
 import { deviceOf, devicesOf, removeDevices, renameDevice } from "../../services/devices";
 import type { Context } from "hono";
+import { putAppserviceDevice } from "../../appservice/devices";
 
 /** Deleting devices signs them out, so it needs the user's password again (UIA). */
 async function authorizeDeletion(c: Context<AppEnv>, auth: AuthDict | undefined): Promise<void> {
-  const { userId } = c.var.requester;
+  const { userId, appserviceId } = c.var.requester;
+  // MSC4190: appservices manage their users' devices without user-interactive auth.
+  if (appserviceId !== undefined) return;
   await userInteractiveAuth(
     { kv: c.env.KV, db: c.env.DB, config: c.var.config, purpose: `delete_devices:${userId}`, flows: [["m.login.password"]], userId },
     auth,
@@ -31,6 +34,11 @@ export const devices = new Hono<AppEnv>()
   /** PUT /_matrix/client/v3/devices/{deviceId} */
   .put("/v3/devices/:deviceId", async (c) => {
     const body = await parseBody(c, z.object({ display_name: z.string().max(255).optional() }), { allowEmpty: true });
+    if (c.var.requester.appserviceId !== undefined) {
+      // MSC4190: an appservice creates its users' devices here.
+      await putAppserviceDevice(c.env.DB, c.var.requester.userId, c.req.param("deviceId"), body.display_name);
+      return c.json({});
+    }
     if (body.display_name === undefined) return c.json({});
     await renameDevice(c.env.DB, c.var.requester.userId, c.req.param("deviceId"), body.display_name);
     return c.json({});

@@ -12,6 +12,8 @@ import {
   resolveRoomAlias,
   setDirectoryVisibility,
 } from "../../services/directory";
+import { checkAliasAllowed } from "../../appservice/policy";
+import { withAppserviceQuery } from "../../appservice/query";
 import { roomIdOf } from "./rooms";
 
 const Limit = z.coerce.number().int().min(1);
@@ -35,11 +37,15 @@ export const directory = new Hono<AppEnv>()
   /** PUT /_matrix/client/v3/directory/room/{roomAlias} */
   .put("/v3/directory/room/:roomAlias", requireAuth, async (c) => {
     const body = await parseBody(c, z.object({ room_id: z.string().regex(/^!\S+$/, "must be a room id") }));
+    checkAliasAllowed(c.env, c.var.requester, c.req.param("roomAlias"));
     await createRoomAlias(c.env.DB, c.var.config, c.var.requester, c.req.param("roomAlias"), body.room_id);
     return c.json({});
   })
   /** GET /_matrix/client/v3/directory/room/{roomAlias} (no authentication) */
-  .get("/v3/directory/room/:roomAlias", async (c) => c.json(await resolveRoomAlias(c.env.DB, c.var.config, c.req.param("roomAlias"))))
+  .get("/v3/directory/room/:roomAlias", async (c) => {
+    const alias = c.req.param("roomAlias");
+    return c.json(await withAppserviceQuery(c.env, "alias", alias, () => resolveRoomAlias(c.env.DB, c.var.config, alias)));
+  })
   /** DELETE /_matrix/client/v3/directory/room/{roomAlias} */
   .delete("/v3/directory/room/:roomAlias", requireAuth, async (c) => {
     await deleteRoomAlias(c.env, c.var.requester, c.req.param("roomAlias"));

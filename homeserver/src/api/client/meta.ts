@@ -4,14 +4,14 @@ import type { AppEnv } from "../../http/types";
 import { roomVersionsCapability } from "../../rooms/room-versions";
 
 /**
- * Spec versions whose features clients may rely on. v1.11 (authenticated media) and later are advertised only
+ * Spec versions whose features clients may rely on. v1.11 is advertised since authenticated media works; later ones only
  * once the features they make mandatory exist here, since clients switch behaviour on them.
  */
-const SPEC_VERSIONS = ["v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10"];
+const SPEC_VERSIONS = ["v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"];
 
 export const meta = new Hono<AppEnv>()
   /** GET /_matrix/client/versions */
-  .get("/versions", (c) => c.json({ versions: SPEC_VERSIONS, unstable_features: {} }))
+  .get("/versions", (c) => c.json({ versions: SPEC_VERSIONS, unstable_features: { "org.matrix.simplified_msc3575": true } }))
   /** GET /_matrix/client/v3/capabilities */
   .get("/v3/capabilities", requireAuth, (c) =>
     c.json({

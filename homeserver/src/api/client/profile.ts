@@ -5,6 +5,7 @@ import { MatrixError, forbidden, notFound } from "../../http/errors";
 import type { AppEnv } from "../../http/types";
 import { parseBody } from "../../http/validate";
 import { publicProfile, updateProfile } from "../../services/profiles";
+import { withAppserviceQuery } from "../../appservice/query";
 import { propagateProfile } from "../../services/profile-propagation";
 
 const ProfileField = z.enum(["displayname", "avatar_url"]);
@@ -20,7 +21,10 @@ function unknownField(name: string): MatrixError {
 
 export const profile = new Hono<AppEnv>()
   /** GET /_matrix/client/v3/profile/{userId} */
-  .get("/v3/profile/:userId", async (c) => c.json(await publicProfile(c.env.DB, c.req.param("userId"))))
+  .get("/v3/profile/:userId", async (c) => {
+    const userId = c.req.param("userId");
+    return c.json(await withAppserviceQuery(c.env, "user", userId, () => publicProfile(c.env.DB, userId)));
+  })
   /** GET /_matrix/client/v3/profile/{userId}/{keyName} */
   .get("/v3/profile/:userId/:keyName", async (c) => {
     const key = ProfileField.safeParse(c.req.param("keyName"));

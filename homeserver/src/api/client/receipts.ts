@@ -6,6 +6,14 @@ import type { AppEnv } from "../../http/types";
 import { parseBody } from "../../http/validate";
 import { ReceiptType, sendReceipt, setReadMarkers } from "../../services/receipts";
 import { roomIdOf } from "./rooms";
+import { publishReceipt } from "../../appservice/ephemeral";
+import { currentStreamPosition } from "../../storage/stream-positions";
+import { wakeRoomMembers } from "../../sync/wake";
+
+/** Wakes the members' waiting /sync (the receipt, and the reader's reset unread counts); a later position is harmless. */
+async function wakeAfterReceipt(env: Env, roomId: string): Promise<void> {
+  await wakeRoomMembers(env, roomId, await currentStreamPosition(env.DB));
+}
 
 const EventId = z.string().regex(/^\$./, "must be an event id");
 
@@ -20,6 +28,10 @@ export const receipts = new Hono<AppEnv>()
     // The body is required by the spec, but older clients send none; `thread_id` is checked by the service (M_INVALID_PARAM).
     const body = await parseBody(c, z.looseObject({ thread_id: z.unknown().optional() }), { allowEmpty: true });
     await sendReceipt(c.env.DB, c.var.requester.userId, roomId, receiptType.data, c.req.param("eventId"), body.thread_id);
+    if (receiptType.data !== "m.fully_read") {
+      publishReceipt(c.executionCtx, c.env, { roomId, userId: c.var.requester.userId, receiptType: receiptType.data, eventId: c.req.param("eventId"), threadId: body.thread_id });
+    }
+    c.executionCtx.waitUntil(wakeAfterReceipt(c.env, roomId));
     return c.json({});
   })
   /** POST /_matrix/client/v3/rooms/{roomId}/read_markers */
@@ -30,5 +42,6 @@ export const receipts = new Hono<AppEnv>()
       z.object({ "m.fully_read": EventId.optional(), "m.read": EventId.optional(), "m.read.private": EventId.optional() }),
     );
     await setReadMarkers(c.env.DB, c.var.requester.userId, roomId, body);
+    c.executionCtx.waitUntil(wakeAfterReceipt(c.env, roomId));
     return c.json({});
   });

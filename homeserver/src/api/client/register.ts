@@ -9,8 +9,11 @@ import { startSession } from "../../services/sessions";
 import { AuthDict, type Stage, userInteractiveAuth } from "../../services/uia";
 import type { Config } from "../../config";
 import { equalSecrets } from "../../util/hash";
+import { APPSERVICE_LOGIN_TYPE, appserviceRegistration, missingAppserviceToken } from "../../appservice/account";
+import { checkUserNotReserved } from "../../appservice/policy";
 
 const RegisterBody = z.object({
+  type: z.string().optional(),
   auth: AuthDict.optional(),
   username: z.string().min(1).max(255).optional(),
   password: z.string().max(1024).optional(),
@@ -30,14 +33,17 @@ function registrationFlows(config: Config): Stage[][] {
 export const register = new Hono<AppEnv>()
   /** POST /_matrix/client/v3/register */
   .post("/v3/register", async (c) => {
+    const viaAppservice = await appserviceRegistration(c);
+    if (viaAppservice) return viaAppservice;
     const { kind } = parseQuery(c, RegisterQuery);
     if (kind === "guest") throw new MatrixError(403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is disabled");
     const config = c.var.config;
     const flows = registrationFlows(config);
     await rateLimit(c, "register", [clientIp(c)]);
     const body = await parseBody(c, RegisterBody);
+    if (body.type === APPSERVICE_LOGIN_TYPE) throw missingAppserviceToken(c);
     // Tell the client a name is taken before it walks through the auth stages.
-    if (body.username !== undefined) await checkUsernameAvailable(c.env.DB, config, body.username);
+    if (body.username !== undefined) checkUserNotReserved(c.env, await checkUsernameAvailable(c.env.DB, config, body.username));
     await userInteractiveAuth({ kv: c.env.KV, db: c.env.DB, config, purpose: "register", flows }, body.auth);
     const userId = await createAccount(c.env.DB, config, { localpart: body.username, password: body.password });
     if (body.inhibit_login) return c.json({ user_id: userId });
@@ -54,7 +60,7 @@ export const register = new Hono<AppEnv>()
   .get("/v3/register/available", async (c) => {
     const { username } = parseQuery(c, z.object({ username: z.string().min(1).max(255) }));
     await rateLimit(c, "register", [clientIp(c)]);
-    await checkUsernameAvailable(c.env.DB, c.var.config, username);
+    checkUserNotReserved(c.env, await checkUsernameAvailable(c.env.DB, c.var.config, username));
     return c.json({ available: true });
   })
   /** GET /_matrix/client/v1/register/m.login.registration_token/validity */

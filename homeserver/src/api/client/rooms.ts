@@ -19,6 +19,7 @@ import {
 import { checkStateContent } from "../../services/state-content";
 import { txnScope } from "../../services/txn-scope";
 import { upgradeRoom } from "../../services/upgrade-room";
+import { appserviceTs } from "../../appservice/policy";
 
 const RoomIdParam = z.string().regex(/^![^\s]+$/, "must be a room id");
 
@@ -46,7 +47,7 @@ export const rooms = new Hono<AppEnv>()
     const { userId, deviceId } = c.var.requester;
     const txn = { userId, deviceId, scope: txnScope("send", roomId), txnId: c.req.param("txnId") };
     const sent = unwrap(
-      await roomObject(c.env, roomId).send(roomId, { type: c.req.param("eventType"), sender: userId, content }, { txn }),
+      await roomObject(c.env, roomId).send(roomId, { type: c.req.param("eventType"), sender: userId, content }, { txn, ts: appserviceTs(c) }),
     );
     return c.json({ event_id: sent.event_id });
   })
@@ -59,7 +60,7 @@ export const rooms = new Hono<AppEnv>()
     checkStateContent(type, content);
     if (type === "m.room.canonical_alias") await checkCanonicalAlias(c.env.DB, roomId, content);
     const sender = c.var.requester.userId;
-    const sent = unwrap(await roomObject(c.env, roomId).send(roomId, { type, state_key: stateKey, sender, content }));
+    const sent = unwrap(await roomObject(c.env, roomId).send(roomId, { type, state_key: stateKey, sender, content }, { ts: appserviceTs(c) }));
     return c.json({ event_id: sent.event_id });
   })
   /** GET /_matrix/client/v3/rooms/{roomId}/state */

@@ -15,7 +15,8 @@ export const session = new Hono<AppEnv>()
   /** GET /_matrix/client/v3/account/whoami */
   .get("/v3/account/whoami", requireAuth, (c) => {
     const { userId, deviceId } = c.var.requester;
-    return c.json({ user_id: userId, device_id: deviceId, is_guest: false });
+    // An appservice acting without `device_id` has no device (Application Service API, "Identity assertion").
+    return c.json({ user_id: userId, ...(deviceId === "" ? {} : { device_id: deviceId }), is_guest: false });
   })
   /** POST /_matrix/client/v3/logout: the token's device goes with it. */
   .post("/v3/logout", requireAuth, async (c) => {

@@ -5,6 +5,7 @@ import type { AppEnv } from "../../http/types";
 import { parseBody } from "../../http/validate";
 import { setTyping } from "../../services/typing";
 import { roomIdOf } from "./rooms";
+import { publishTyping } from "../../appservice/ephemeral";
 
 export const typing = new Hono<AppEnv>()
   .use("/v3/rooms/:roomId/typing/*", requireAuth)
@@ -13,5 +14,6 @@ export const typing = new Hono<AppEnv>()
     const roomId = roomIdOf(c);
     const body = await parseBody(c, z.object({ typing: z.boolean(), timeout: z.number().int().nonnegative().optional() }));
     await setTyping(c.env.DB, c.var.requester.userId, roomId, c.req.param("userId"), body.typing, body.timeout);
+    publishTyping(c.executionCtx, c.env, roomId);
     return c.json({});
   });
