@@ -50,10 +50,10 @@ export async function setDeviceDisplayName(
   return r.meta.changes > 0;
 }
 
-/** Deletes devices with every token that belongs to them, atomically. */
+/** Deletes devices with every token (and pusher) that belongs to them, atomically. */
 export async function deleteDevices(db: D1Database, userId: string, deviceIds: string[] | "all"): Promise<void> {
   const statements: D1PreparedStatement[] = [];
-  for (const table of ["devices", "access_tokens", "refresh_tokens"] as const) {
+  for (const table of ["devices", "access_tokens", "refresh_tokens", "pushers"] as const) {
     if (deviceIds === "all") {
       statements.push(db.prepare(`DELETE FROM ${table} WHERE user_id = ?`).bind(userId));
     } else {

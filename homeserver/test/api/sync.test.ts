@@ -271,7 +271,7 @@ describe("GET /sync", () => {
     expect(bodies(woken.rooms.join[roomId]!.timeline.events)).toEqual(["wake up"]);
   });
 
-  it("wakes a waiting sync for shared-stream changes (typing, account data) when their writers report the position", async () => {
+  it("wakes a waiting sync for shared-stream changes (typing through its endpoint, account data)", async () => {
     const alice = await registerUser("stwake");
     const bob = await registerUser("stwaiter");
     const roomId = await createRoom(alice);
@@ -280,8 +280,11 @@ describe("GET /sync", () => {
     const started = Date.now();
     const waiting = syncOk(bob, { since: next_batch, timeout: "20000" });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const typingPosition = await setTyping(env.DB, alice.userId, roomId, alice.userId, true, 10_000);
-    await wakeRoomMembers(env, roomId, typingPosition!);
+    const typed = await call("PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/typing/${encodeURIComponent(alice.userId)}`, {
+      token: alice.accessToken,
+      body: { typing: true, timeout: 10_000 },
+    });
+    expect(typed.status).toBe(200);
     const woken = await waiting;
     expect(Date.now() - started).toBeLessThan(5000);
     expect(woken.rooms.join[roomId]!.ephemeral!.events).toContainEqual({ type: "m.typing", content: { user_ids: [alice.userId] } });

@@ -13,6 +13,7 @@ import {
   setTag,
 } from "../../services/account-data";
 import { roomIdOf } from "./rooms";
+import { wakeUser } from "../../sync/wake";
 
 /** The `{userId}` path parameter, which must be the requester: account data is private. */
 function ownUserIdOf(c: Context<AppEnv>): string {
@@ -32,7 +33,9 @@ export const accountData = new Hono<AppEnv>()
   .put("/v3/user/:userId/account_data/:type", async (c) => {
     const userId = ownUserIdOf(c);
     const content = (await readJson(c)) as Record<string, unknown>;
-    await setAccountDataFromClient(c.env.DB, userId, null, c.req.param("type"), content);
+    const position = await setAccountDataFromClient(c.env.DB, userId, null, c.req.param("type"), content);
+    // The owner's waiting /sync returns with it (clients wait for their own writes to come back, e.g. secret storage).
+    c.executionCtx.waitUntil(wakeUser(c.env, userId, position));
     return c.json({});
   })
   /** GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type} */
@@ -45,7 +48,8 @@ export const accountData = new Hono<AppEnv>()
     const userId = ownUserIdOf(c);
     const roomId = roomIdOf(c);
     const content = (await readJson(c)) as Record<string, unknown>;
-    await setAccountDataFromClient(c.env.DB, userId, roomId, c.req.param("type"), content);
+    const position = await setAccountDataFromClient(c.env.DB, userId, roomId, c.req.param("type"), content);
+    c.executionCtx.waitUntil(wakeUser(c.env, userId, position));
     return c.json({});
   })
   /** GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/tags */
@@ -58,12 +62,13 @@ export const accountData = new Hono<AppEnv>()
     const userId = ownUserIdOf(c);
     const roomId = roomIdOf(c);
     const body = await parseBody(c, TagBody);
-    await setTag(c.env.DB, userId, roomId, c.req.param("tag"), body);
+    c.executionCtx.waitUntil(wakeUser(c.env, userId, await setTag(c.env.DB, userId, roomId, c.req.param("tag"), body)));
     return c.json({});
   })
   /** DELETE /_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/{tag} */
   .delete("/v3/user/:userId/rooms/:roomId/tags/:tag", async (c) => {
     const userId = ownUserIdOf(c);
-    await deleteTag(c.env.DB, userId, roomIdOf(c), c.req.param("tag"));
+    const position = await deleteTag(c.env.DB, userId, roomIdOf(c), c.req.param("tag"));
+    if (position !== null) c.executionCtx.waitUntil(wakeUser(c.env, userId, position));
     return c.json({});
   });
