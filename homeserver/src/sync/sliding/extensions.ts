@@ -3,13 +3,17 @@ import { deviceListChanges } from "../../e2ee/device-keys";
 import { ackToDevice, toDeviceSince } from "../../e2ee/to-device";
 import { userKeys } from "../../e2ee/user-keys";
 import { type AccountDataEvent, accountDataSince } from "../../services/account-data";
+import { type PresenceEvent, presenceSince } from "../../services/presence";
 import { type ReceiptContent, receiptsSince } from "../../services/receipts";
 import { typingInRooms, typingSince } from "../../services/typing";
 import type { ToDeviceEvent } from "../../storage/to-device";
 import type { SyncPosition } from "../token";
 import type { Extensions } from "./request";
 
-/** The extension results of a response (MSC3885 to-device, MSC3884 e2ee, MSC3959 account data, MSC3960 receipts, MSC3961 typing). */
+/**
+ * The extension results of a response (MSC3885 to-device, MSC3884 e2ee, MSC3959 account data, MSC3960 receipts,
+ * MSC3961 typing, and MSC3575's presence).
+ */
 export interface ExtensionResults {
   to_device?: { next_batch: string; events: ToDeviceEvent[] };
   e2ee?: {
@@ -20,6 +24,7 @@ export interface ExtensionResults {
   account_data?: { global: AccountDataEvent[]; rooms: Record<string, AccountDataEvent[]> };
   typing?: { rooms: Record<string, { type: "m.typing"; content: { user_ids: string[] } }> };
   receipts?: { rooms: Record<string, { type: "m.receipt"; content: ReceiptContent }> };
+  presence?: { events: PresenceEvent[] };
 }
 
 const DEFAULT_TO_DEVICE_LIMIT = 100;
@@ -44,7 +49,7 @@ export async function buildExtensions(env: Env, requester: Requester, config: Ex
   const on = (e: { enabled?: boolean | undefined } | undefined) => e?.enabled === true;
   const incremental = scope.visibleRooms.filter((r) => !scope.fullRooms.has(r));
   const whole = scope.visibleRooms.filter((r) => scope.fullRooms.has(r) || scope.pos === null);
-  const [toDevice, e2ee, accountData, typing, receipts] = await Promise.all([
+  const [toDevice, e2ee, accountData, typing, receipts, presence] = await Promise.all([
     on(config.to_device) ? toDeviceExtension(db, userId, deviceId, config.to_device!, scope.upTo.shared) : undefined,
     on(config.e2ee)
       ? Promise.all([
@@ -77,6 +82,7 @@ export async function buildExtensions(env: Env, requester: Requester, config: Ex
           return { rooms };
         })
       : undefined,
+    on(config.presence) ? presenceSince(db, userId, sharedSince, scope.upTo.shared).then((events) => ({ events })) : undefined,
   ]);
   const results: ExtensionResults = {};
   if (toDevice) results.to_device = toDevice;
@@ -84,6 +90,7 @@ export async function buildExtensions(env: Env, requester: Requester, config: Ex
   if (accountData) results.account_data = accountData;
   if (typing) results.typing = typing;
   if (receipts) results.receipts = receipts;
+  if (presence) results.presence = presence;
   return results;
 }
 
@@ -98,8 +105,9 @@ async function toDeviceExtension(
   if (since > 0) await ackToDevice(db, userId, deviceId, since);
   const limit = config.limit ?? DEFAULT_TO_DEVICE_LIMIT;
   const batch = await toDeviceSince(db, userId, deviceId, since, limit, upTo);
-  // Everything up to `upTo` was read unless the batch was cut short, in which case the next starts after its last.
-  const next = batch.limited && batch.lastPosition !== null ? batch.lastPosition : Math.max(since, upTo);
+  // Everything up to `upTo` was read unless the batch was cut short, in which case the next starts after its last
+  // (or where this one started, when a limit of 0 delivered nothing).
+  const next = batch.limited ? (batch.lastPosition ?? since) : Math.max(since, upTo);
   return { next_batch: String(next), events: batch.events };
 }
 
@@ -110,6 +118,7 @@ export function hasExtensionNews(r: ExtensionResults): boolean {
     (r.e2ee ? r.e2ee.device_lists.changed.length + r.e2ee.device_lists.left.length > 0 : false) ||
     (r.account_data ? r.account_data.global.length > 0 || Object.keys(r.account_data.rooms).length > 0 : false) ||
     Object.keys(r.typing?.rooms ?? {}).length > 0 ||
-    Object.keys(r.receipts?.rooms ?? {}).length > 0
+    Object.keys(r.receipts?.rooms ?? {}).length > 0 ||
+    (r.presence?.events.length ?? 0) > 0
   );
 }

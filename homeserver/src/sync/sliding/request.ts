@@ -8,7 +8,7 @@ import { invalidParam } from "../../http/errors";
  */
 
 const MAX_LISTS = 100;
-const MAX_SUBSCRIPTIONS = 100;
+export const MAX_SUBSCRIPTIONS = 100;
 const MAX_RANGES = 16;
 const MAX_REQUIRED_STATE = 100;
 
@@ -63,6 +63,7 @@ const Extensions = z.object({
   account_data: z.object(Toggle).optional(),
   typing: z.object(Toggle).optional(),
   receipts: z.object(Toggle).optional(),
+  presence: z.object(Toggle).optional(),
 });
 export type Extensions = z.infer<typeof Extensions>;
 

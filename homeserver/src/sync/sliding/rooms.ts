@@ -54,9 +54,16 @@ export interface RoomPlan {
   isDm: boolean;
   /** The user's own read receipt moved since the last response: the room's unread counts are sent again. */
   receiptMoved: boolean;
+  /** A room subscription matched it (the user has the room open): it goes first when a response is full. */
+  subscribed: boolean;
 }
 
 const HERO_COUNT = 5;
+/**
+ * Rooms built per response. A range taking in more (a client growing its list to 1,000 rooms at once) gets the rest
+ * in the responses that follow, at once, since rooms never sent are news: each response stays within a Worker's budget.
+ */
+export const MAX_ROOMS_PER_RESPONSE = 100;
 /** A bound on one room's timeline per response, whatever the client asks: older events come from /messages. */
 const MAX_TIMELINE_LIMIT = 100;
 
@@ -69,8 +76,11 @@ interface Decided {
   digest: string;
 }
 
-/** The config a room was sent with, as stored: the membership too, so an invite turning into a join resends all. */
-const digestOf = (plan: RoomPlan) => `${plan.row.membership}|${plan.state.digest()}`;
+/**
+ * What a room was sent as, stored with it: the membership (an invite turning into a join resends all), whether it is
+ * a DM (MSC4186 wants a change of that sent), and the required_state config (a new config resends the state).
+ */
+const digestOf = (plan: RoomPlan) => `${plan.row.membership}|${plan.isDm ? "dm" : ""}|${plan.state.digest()}`;
 
 /** Which planned rooms to send, and how: all of it (new to the connection, or its config grew) or what changed. */
 function decide(plan: RoomPlan): Decided | null {
@@ -101,7 +111,10 @@ export async function buildRooms(
   plans: RoomPlan[],
   ctx: { upTo: SyncPosition; pos: SyncPosition | null; ignored: ReadonlySet<string> },
 ): Promise<BuiltRooms> {
-  const decided = plans.flatMap((p) => decide(p) ?? []);
+  const decided = plans
+    .flatMap((p) => decide(p) ?? [])
+    .sort((a, b) => Number(b.plan.subscribed) - Number(a.plan.subscribed) || b.plan.row.activity - a.plan.row.activity)
+    .slice(0, MAX_ROOMS_PER_RESPONSE);
   const stripped = decided.filter((d) => d.plan.row.membership === "invite" || d.plan.row.membership === "knock");
   const withHistory = decided.filter((d) => !stripped.includes(d));
   const joined = withHistory.filter((d) => d.plan.row.membership === "join");

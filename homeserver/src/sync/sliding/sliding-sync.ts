@@ -18,7 +18,7 @@ import {
 import { syncNotifier } from "../notifier";
 import { type ExtensionResults, buildExtensions, hasExtensionNews } from "./extensions";
 import { type SlidingPos, formatPos, parsePos, unknownPos } from "./pos";
-import type { Extensions, ListConfig, RoomSubscription, SlidingSyncBody } from "./request";
+import { type Extensions, type ListConfig, MAX_SUBSCRIPTIONS, type RoomSubscription, type SlidingSyncBody } from "./request";
 import { CombinedState, type StateConfig, compileRequiredState } from "./required-state";
 import { type ListInputs, cutList, filterNeeds, orderRooms } from "./room-list";
 import { type RoomPlan, type SlidingRoom, buildRooms } from "./rooms";
@@ -156,7 +156,7 @@ function mergeSticky(stored: Sticky, body: SlidingSyncBody): Sticky {
   const subscriptions = { ...(stored.subscriptions ?? {}), ...(body.room_subscriptions ?? {}) };
   for (const roomId of body.unsubscribe_rooms ?? []) delete subscriptions[roomId];
   // The most recent subscriptions win when a client keeps adding them.
-  const kept = Object.entries(subscriptions).slice(-100);
+  const kept = Object.entries(subscriptions).slice(-MAX_SUBSCRIPTIONS);
   const extensions: Extensions = { ...(stored.extensions ?? {}), ...(body.extensions ?? {}) };
   // The to-device `since` acknowledges messages: it is the client's to give on each request, never remembered.
   if (extensions.to_device) extensions.to_device = { ...extensions.to_device, since: body.extensions?.to_device?.since };
@@ -236,6 +236,7 @@ async function buildResponse(
       sent: state.sent.get(roomId),
       isDm: inputs.dmRooms.has(roomId),
       receiptMoved: ownReceiptRooms.has(roomId),
+      subscribed: roomId in subscriptions,
     };
   });
   const built = await buildRooms(db, requester, plans, { upTo, pos, ignored });
