@@ -12,9 +12,9 @@ import { ROOM_VERSIONS, isSupportedRoomVersion } from "./room-versions";
 import { strippedState } from "./stripped-state";
 import { notifyUsers } from "../sync/notifier";
 import { publishToAppservices } from "../appservice/publish";
-import { localJoinedMembers, pushActionsFor, threadHints } from "../push/room-push";
+import { pushRecipients } from "../push/room-push";
+import { preparePush } from "../services/push-delivery";
 import { type MemberPushSettings, pushSettingsOf } from "../services/push-rules";
-import { pushActionStatements } from "../storage/push";
 
 /** What a RoomObject answers: a value, or the Matrix error to give the client (errors do not cross RPC typed). */
 export type RoomResult<T> = { ok: true; value: T } | { ok: false; status: 400 | 403 | 404 | 413; errcode: string; error: string };
@@ -98,7 +98,7 @@ export class RoomObject extends DurableObject<Env> {
         }
       }
       // The members' push rules are read while the event is built, so counting notifications adds no round trip.
-      const pushSettings = this.pushSettings(room);
+      const pushSettings = this.pushSettings(room, template);
       const built = await this.build(room, template, options.ts ?? Date.now());
       if (!built.ok) return built;
       const event = built.value;
@@ -109,12 +109,15 @@ export class RoomObject extends DurableObject<Env> {
         if (!target.ok) return target;
         redaction = target.value ?? undefined;
       }
-      const push = this.pushStatements(room, event, await pushSettings, redaction?.targetEventId ?? null);
-      const [sent] = await this.commit(room, [{ event, unsigned: unsignedFor(room, event), txn: options.txn, redaction }], [], push);
+      // Push actions are committed with the event (spec: a new event's notification count "MUST appear in the same
+      // /sync response as the event itself"), evaluated on the state before it; gateways are told after the commit.
+      const push = preparePush(this.env, room, event, await pushSettings, redaction?.targetEventId ?? null);
+      const [sent] = await this.commit(room, [{ event, unsigned: unsignedFor(room, event), txn: options.txn, redaction }], [], push.statements);
       apply(room, event);
       if (redaction) applyRedaction(room, redaction.targetEventId, redaction.redactedPdu);
       this.wakeSyncs(room, [event], [sent!]);
       publishToAppservices(this.ctx, this.env, room, [event]);
+      this.ctx.waitUntil(push.deliver());
       return { ok: true, value: sent! };
     });
   }
@@ -180,27 +183,12 @@ export class RoomObject extends DurableObject<Env> {
   }
 
   /** The local members' push rules and ignore lists; on a read failure the event is still sent, uncounted. */
-  private pushSettings(room: LoadedRoom): Promise<Map<string, MemberPushSettings> | null> {
-    const members = localJoinedMembers(room.state, loadConfig(this.env).SERVER_NAME);
+  private pushSettings(room: LoadedRoom, template: EventTemplate): Promise<Map<string, MemberPushSettings> | null> {
+    const members = pushRecipients(room.state, loadConfig(this.env).SERVER_NAME, template);
     return pushSettingsOf(this.env.DB, members).catch((err: unknown) => {
       console.error("push rules read failed", err);
       return null;
     });
-  }
-
-  /**
-   * Push actions of `event` for the room's members, committed with the event (spec: a new event's notification count
-   * "MUST appear in the same /sync response as the event itself"), evaluated on the state before it.
-   */
-  private pushStatements(
-    room: LoadedRoom,
-    event: RoomEvent,
-    settings: Map<string, MemberPushSettings> | null,
-    redacts: string | null,
-  ): D1PreparedStatement[] {
-    const rows = settings === null ? [] : pushActionsFor(room.version, room.roomId, room.state, event, settings);
-    const e = { eventId: event.event_id, sender: event.pdu.sender, ts: event.pdu.origin_server_ts, redacts, ...threadHints(event) };
-    return pushActionStatements(this.env.DB, e, rows);
   }
 
   /** Output to sync: wakes the waiting /sync of everyone who sees these events, without delaying the sender. */
