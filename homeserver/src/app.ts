@@ -35,6 +35,7 @@ import { clientMedia, legacyMedia } from "./api/client/media";
 import { loadConfig } from "./config";
 import { authMetadataRoutes, oauth } from "./oauth";
 import { notFoundHandler, onError } from "./http/handlers";
+import { discordBridgeRoutes, startBridges } from "../../bridges";
 import type { AppEnv } from "./http/types";
 
 /**
@@ -90,12 +91,14 @@ export function buildApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>({ strict: false });
   app.use("*", matrixCors);
   app.use("*", withConfig);
+  app.use("*", startBridges);
   app.route("/_matrix/client", client);
   app.route("/_matrix/client", authMetadataRoutes);
   app.route("/_matrix/client", clientMedia);
   app.route("/_matrix/media", legacyMedia);
   app.route("/", oauth);
   app.route("/.well-known/matrix", wellKnown);
+  app.route("/_bridges/discord", discordBridgeRoutes);
   app.onError(onError);
   app.notFound(notFoundHandler(app));
   return app;

@@ -1,0 +1,88 @@
+import { z } from "zod";
+
+/** Sends one request to the homeserver: the Worker's own fetch handler (no network hop) or a real fetch. */
+export type HomeserverFetch = (request: Request) => Promise<Response>;
+
+export class MatrixApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errcode: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const ErrorBody = z.object({ errcode: z.string(), error: z.string().optional() });
+const EventIdBody = z.object({ event_id: z.string() });
+const RoomIdBody = z.object({ room_id: z.string() });
+
+/**
+ * The appservice's hands on Matrix: Client-Server API calls with the as_token, acting as the bot or, with
+ * `?user_id=`, as a ghost (Application Service API, "Identity assertion"). Exactly what an external bridge sends.
+ */
+export class MatrixIntent {
+  constructor(
+    private readonly hs: HomeserverFetch,
+    private readonly baseUrl: string,
+    private readonly asToken: string,
+  ) {}
+
+  private async call<T>(
+    method: string,
+    path: string,
+    opts: { asUser?: string; query?: Record<string, string>; body?: unknown; schema: z.ZodType<T> },
+  ): Promise<T> {
+    const url = new URL(path, this.baseUrl);
+    if (opts.asUser !== undefined) url.searchParams.set("user_id", opts.asUser);
+    for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
+    const headers: Record<string, string> = { authorization: `Bearer ${this.asToken}` };
+    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    const res = await this.hs(new Request(url, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) }));
+    const json: unknown = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const err = ErrorBody.safeParse(json);
+      const errcode = err.success ? err.data.errcode : "M_UNKNOWN";
+      throw new MatrixApiError(res.status, errcode, `${method} ${path}: ${res.status} ${errcode} ${err.success ? (err.data.error ?? "") : ""}`);
+    }
+    return opts.schema.parse(json);
+  }
+
+  /** Registers an appservice user (`m.login.application_service`); an existing one is fine. */
+  async ensureRegistered(localpart: string): Promise<void> {
+    try {
+      await this.call("POST", "/_matrix/client/v3/register", {
+        body: { type: "m.login.application_service", username: localpart, inhibit_login: true },
+        schema: z.object({ user_id: z.string() }),
+      });
+    } catch (err) {
+      if (!(err instanceof MatrixApiError && err.errcode === "M_USER_IN_USE")) throw err;
+    }
+  }
+
+  async setDisplayName(userId: string, displayname: string): Promise<void> {
+    await this.call("PUT", `/_matrix/client/v3/profile/${encodeURIComponent(userId)}/displayname`, {
+      asUser: userId,
+      body: { displayname },
+      schema: z.object({}),
+    });
+  }
+
+  async createRoom(asUser: string, body: Record<string, unknown>): Promise<string> {
+    return (await this.call("POST", "/_matrix/client/v3/createRoom", { asUser, body, schema: RoomIdBody })).room_id;
+  }
+
+  async invite(asUser: string, roomId: string, userId: string): Promise<void> {
+    await this.call("POST", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`, { asUser, body: { user_id: userId }, schema: z.object({}) });
+  }
+
+  async join(asUser: string, roomId: string): Promise<void> {
+    await this.call("POST", `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, { asUser, body: {}, schema: RoomIdBody });
+  }
+
+  /** Sends a room event as `asUser`, with origin_server_ts massaged to `ts` (the remote message's time). */
+  async sendMessage(asUser: string, roomId: string, content: object, ts: number, txnId: string): Promise<string> {
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(txnId)}`;
+    return (await this.call("PUT", path, { asUser, query: { ts: String(ts) }, body: content, schema: EventIdBody })).event_id;
+  }
+}

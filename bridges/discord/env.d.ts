@@ -1,0 +1,17 @@
+// Discord bridge settings (README "Discord bridge"). Optional, so not in wrangler.toml [vars], where
+// `wrangler types` would type them as literals. Tokens are Worker secrets (.dev.vars locally).
+declare namespace Cloudflare {
+  interface Env {
+    /** "true" turns the bridge on; everything else below is then checked at start. */
+    DISCORD_BRIDGE_ENABLED?: string;
+    /** The Matrix user the bridge works for: invited to every portal. */
+    DISCORD_BRIDGE_OWNER?: string;
+    /** Discord REST base URL (default https://discord.com/api/v10); tests point it at a fake. */
+    DISCORD_API_BASE_URL?: string;
+    /** Secret: the Discord bot token. */
+    DISCORD_BOT_TOKEN?: string;
+    /** Secrets: the tokens of the bridge's appservice registration (as_token / hs_token). */
+    DISCORD_AS_TOKEN?: string;
+    DISCORD_HS_TOKEN?: string;
+  }
+}

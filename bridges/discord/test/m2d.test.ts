@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { matrixToDiscord } from "../m2d/convert-message";
+import { discordIdOfGhost } from "../network-api";
+
+const ghosts = (userId: string) => discordIdOfGhost(userId, "example.org");
+const html = (formatted_body: string, body = "(fallback)") => ({ msgtype: "m.text" as const, body, format: "org.matrix.custom.html" as const, formatted_body });
+
+describe("m2d: Matrix message to Discord content", () => {
+  it("plain body, with Discord markdown characters escaped so it shows as written", () => {
+    expect(matrixToDiscord({ msgtype: "m.text", body: "2*3*4 and snake_case ~x~ `y`" }, ghosts)).toEqual({
+      content: "2\\*3\\*4 and snake\\_case \\~x\\~ \\`y\\`",
+      mentionedUserIds: [],
+    });
+  });
+
+  it("bold, italics, strike, underline, inline code", () => {
+    expect(matrixToDiscord(html("<strong>b</strong> <em>i</em> <del>s</del> <u>u</u> <code>a*b</code>"), ghosts).content).toBe(
+      "**b** *i* ~~s~~ __u__ `a*b`",
+    );
+  });
+
+  it("code blocks keep their language and text", () => {
+    expect(matrixToDiscord(html('<pre><code class="language-ts">const a = 1 &lt; 2;\n</code></pre>'), ghosts).content).toBe(
+      "```ts\nconst a = 1 < 2;\n```",
+    );
+  });
+
+  it("links: plain when the text is the URL, masked otherwise", () => {
+    expect(matrixToDiscord(html('<a href="https://a.example/">https://a.example/</a> <a href="https://b.example/x">docs</a>'), ghosts).content).toBe(
+      "https://a.example/ [docs](https://b.example/x)",
+    );
+  });
+
+  it("pills to ghosts become Discord mentions (and the only allowed pings); other pills stay text", () => {
+    expect(
+      matrixToDiscord(
+        html('hi <a href="https://matrix.to/#/@_discord_320067006521147393:example.org">kumaccino</a> and <a href="https://matrix.to/#/@bob:example.org">Bob</a>'),
+        ghosts,
+      ),
+    ).toEqual({ content: "hi <@320067006521147393> and [Bob](https://matrix.to/#/@bob:example.org)", mentionedUserIds: ["320067006521147393"] });
+  });
+
+  it("drops reply fallbacks, turns paragraphs, breaks and quotes into lines", () => {
+    expect(
+      matrixToDiscord(html("<mx-reply><blockquote>old</blockquote></mx-reply><p>one<br>two</p><blockquote>quoted</blockquote>"), ghosts).content,
+    ).toBe("one\ntwo\n> quoted");
+  });
+
+  it("emotes are italic", () => {
+    expect(matrixToDiscord({ msgtype: "m.emote", body: "waves" }, ghosts).content).toBe("_waves_");
+  });
+
+  it("tells our ghosts from other users", () => {
+    expect(discordIdOfGhost("@_discord_123:example.org", "example.org")).toBe("123");
+    expect(discordIdOfGhost("@_discord_123:other.org", "example.org")).toBeUndefined();
+    expect(discordIdOfGhost("@_discord_bot:example.org", "example.org")).toBeUndefined();
+  });
+});

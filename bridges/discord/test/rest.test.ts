@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { DiscordApiError, DiscordRest } from "../rest";
+
+function fakeFetch(answers: Response[]) {
+  const calls: { url: string; init: RequestInit | undefined }[] = [];
+  const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    calls.push({ url: String(input), init });
+    const next = answers.shift();
+    if (!next) throw new Error("no more answers");
+    return next;
+  }) as typeof fetch;
+  return { calls, fetcher };
+}
+
+const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+const sent = { id: "1", channel_id: "2", timestamp: "2024-01-01T00:00:00.000Z" };
+
+describe("Discord REST client", () => {
+  it("posts a message with the bot token", async () => {
+    const { calls, fetcher } = fakeFetch([json(200, sent)]);
+    const rest = new DiscordRest({ baseUrl: "https://discord.test/api/v10", botToken: "tok", fetch: fetcher });
+    expect(await rest.createMessage("2", { content: "hi" })).toEqual(sent);
+    expect(calls[0]!.url).toBe("https://discord.test/api/v10/channels/2/messages");
+    expect(new Headers(calls[0]!.init?.headers).get("authorization")).toBe("Bot tok");
+    expect(calls[0]!.init?.body).toBe(JSON.stringify({ content: "hi" }));
+  });
+
+  it("waits out a 429 for exactly retry_after, then retries", async () => {
+    const { calls, fetcher } = fakeFetch([json(429, { message: "You are being rate limited.", retry_after: 1.25, global: false }), json(200, sent)]);
+    const slept: number[] = [];
+    const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher, sleep: async (ms) => void slept.push(ms) });
+    expect((await rest.createMessage("2", { content: "x" })).id).toBe("1");
+    expect(slept).toEqual([1250]);
+    expect(calls).toHaveLength(2);
+  });
+
+  it("gives up on a rate limit longer than it will wait", async () => {
+    const { fetcher } = fakeFetch([json(429, { message: "slow down", retry_after: 3600, global: true })]);
+    const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher, sleep: async () => undefined });
+    await expect(rest.createMessage("2", { content: "x" })).rejects.toBeInstanceOf(DiscordApiError);
+  });
+
+  it("rejects an answer that is not a message (zod at the boundary)", async () => {
+    const { fetcher } = fakeFetch([json(200, { nope: true })]);
+    const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher });
+    await expect(rest.createMessage("2", { content: "x" })).rejects.toThrow();
+  });
+});

@@ -1,0 +1,201 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { APIUser } from "discord-api-types/v10";
+import { ClientEvent, type MatrixClient, type MatrixEvent, type Room, SyncState, createClient } from "matrix-js-sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeDiscord } from "./fake-discord";
+import { freePort } from "./global-setup";
+// @ts-expect-error: plain ESM helper shared with `npm start` and the benchmark
+import { applyMigrations, startWorker, stopWorker } from "../../scripts/worker.mjs";
+
+/**
+ * The Discord bridge end to end: its own Worker (own port and state, so other e2e tests are undisturbed) with the
+ * bridge enabled and registered as an appservice whose url is the Worker itself, a fake Discord, and the person
+ * as a matrix-js-sdk client.
+ */
+
+const BOT_TOKEN = "fake-discord-bot-token";
+const AS_TOKEN = "discord-as-token";
+const HS_TOKEN = "discord-hs-token";
+const OWNER_LOCALPART = "person";
+const OWNER = `@${OWNER_LOCALPART}:localhost`;
+
+const alice: APIUser = { id: "310000000000000042", username: "alice", discriminator: "0", global_name: "Alice Anders", avatar: null };
+
+let discord: FakeDiscord;
+let worker: { child: unknown; baseUrl: string; output(): string };
+let persistTo: string;
+let person: MatrixClient;
+
+async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- worker output ---\n${worker.output().slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function registration(port: number): string {
+  return JSON.stringify([
+    {
+      id: "discord",
+      url: `http://127.0.0.1:${port}/_bridges/discord`,
+      as_token: "${DISCORD_AS_TOKEN}",
+      hs_token: "${DISCORD_HS_TOKEN}",
+      sender_localpart: "_discord_bot",
+      rate_limited: false,
+      namespaces: { users: [{ exclusive: true, regex: "@_discord_.*:localhost" }] },
+    },
+  ]);
+}
+
+const messages = (room: Room): MatrixEvent[] => room.getLiveTimeline().getEvents().filter((e) => e.getType() === "m.room.message");
+
+beforeAll(async () => {
+  discord = new FakeDiscord(BOT_TOKEN);
+  discord.heartbeatIntervalMs = 500;
+  discord.channels.set("700000000000000100", { id: "700000000000000100", type: 0, guild_id: "600000000000000001", name: "general", topic: "chit-chat", position: 0 });
+  discord.guilds.set("600000000000000001", { id: "600000000000000001", name: "Test Guild" });
+  await discord.start();
+
+  persistTo = mkdtempSync(path.join(tmpdir(), "matrix-discord-e2e-"));
+  applyMigrations(persistTo);
+  const port = await freePort();
+  worker = await startWorker({
+    port,
+    inspectorPort: await freePort(),
+    persistTo,
+    vars: {
+      RATE_LIMIT_ENABLED: "false",
+      SERVER_NAME: "localhost",
+      PUBLIC_BASEURL: `http://127.0.0.1:${port}/`,
+      APPSERVICE_RETRY_MAX_MS: "1000",
+      APPSERVICES: registration(port),
+      DISCORD_BRIDGE_ENABLED: "true",
+      DISCORD_BRIDGE_OWNER: OWNER,
+      DISCORD_API_BASE_URL: discord.apiBaseUrl,
+      DISCORD_BOT_TOKEN: BOT_TOKEN,
+      DISCORD_AS_TOKEN: AS_TOKEN,
+      DISCORD_HS_TOKEN: HS_TOKEN,
+    },
+  });
+
+  const res = await fetch(`${worker.baseUrl}/_matrix/client/v3/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: OWNER_LOCALPART, password: "discord e2e password", auth: { type: "m.login.dummy" } }),
+  });
+  const session = (await res.json()) as { access_token: string; user_id: string; device_id: string };
+  person = createClient({ baseUrl: worker.baseUrl, accessToken: session.access_token, userId: session.user_id, deviceId: session.device_id });
+  const synced = new Promise<void>((resolve) => {
+    const onSync = (state: SyncState) => {
+      if (state === SyncState.Prepared) {
+        person.off(ClientEvent.Sync, onSync);
+        resolve();
+      }
+    };
+    person.on(ClientEvent.Sync, onSync);
+  });
+  await person.startClient({ initialSyncLimit: 20 });
+  await synced;
+}, 120_000);
+
+afterAll(async () => {
+  person?.stopClient();
+  if (worker) stopWorker(worker.child);
+  await discord?.stop();
+  if (persistTo) rmSync(persistTo, { recursive: true, force: true });
+});
+
+describe("Discord bridge (fake Discord, real Worker, matrix-js-sdk person)", () => {
+  let roomId: string;
+
+  it("connects to the gateway by itself: IDENTIFY with the bot token, then heartbeats", async () => {
+    await waitFor("IDENTIFY", () => discord.identifies === 1 && discord.connected === 1);
+    await waitFor("two heartbeats", () => discord.heartbeats >= 2, 10_000);
+    const status = await fetch(`${worker.baseUrl}/_bridges/discord/status`, { headers: { authorization: `Bearer ${HS_TOKEN}` } });
+    expect(await status.json()).toMatchObject({ enabled: true, connected: true, ready: true, sessionId: "session-1", botUserId: discord.bot.id });
+    const wrongToken = await fetch(`${worker.baseUrl}/_bridges/discord/status`, { headers: { authorization: "Bearer nope" } });
+    expect(wrongToken.status).toBe(403);
+  });
+
+  it("brings a Discord message into a portal room the person is invited to, from the author's ghost", async () => {
+    const sent = discord.userMessage("700000000000000100", alice, "hello **world**, see <https://example.org>");
+    const invited = await waitFor("the portal invite", () => person.getRooms().find((r) => r.getMyMembership() === "invite"));
+    roomId = invited.roomId;
+    expect(invited.name).toBe("general");
+    // Invited, not force-joined.
+    expect(invited.getMember(OWNER)?.membership).toBe("invite");
+    await person.joinRoom(roomId);
+
+    const room = await waitFor("the joined portal with the message", () => {
+      const r = person.getRoom(roomId);
+      return r && r.getMyMembership() === "join" && messages(r).length > 0 ? r : undefined;
+    });
+    const [event] = messages(room);
+    const ghost = `@_discord_${alice.id}:localhost`;
+    expect(event!.getSender()).toBe(ghost);
+    expect(event!.getContent()).toEqual({
+      msgtype: "m.text",
+      body: "hello **world**, see <https://example.org>",
+      format: "org.matrix.custom.html",
+      formatted_body: 'hello <strong>world</strong>, see <a href="https://example.org">https://example.org</a>',
+    });
+    // ?ts=: the Discord message's time, not the bridging time.
+    expect(event!.getTs()).toBe(Date.parse(sent.timestamp));
+    // The display name was set before the first message.
+    expect(room.getMember(ghost)?.name).toBe("Alice Anders");
+    const bridgeState = room.currentState.getStateEvents("m.bridge");
+    expect(bridgeState).toHaveLength(1);
+    expect(bridgeState[0]!.getContent()).toMatchObject({ bridgebot: "@_discord_bot:localhost", protocol: { id: "discord" }, channel: { id: "700000000000000100" } });
+    expect(room.currentState.getStateEvents("uk.half-shot.bridge")).toHaveLength(1);
+  });
+
+  it("sends the person's message to Discord (waiting out a 429), and does not bring its echo back", async () => {
+    discord.rateLimitNext = 1;
+    await person.sendHtmlMessage(roomId, "hi from **matrix**", "hi from <strong>matrix</strong>");
+    const posted = await waitFor("the message at Discord", () => discord.posted.find((p) => p.channelId === "700000000000000100"));
+    expect(posted.body["content"]).toBe("hi from **matrix**");
+    expect(posted.body["allowed_mentions"]).toEqual({ parse: [], users: [] });
+    expect(discord.rateLimited).toBe(1);
+
+    // Discord echoed the bot's message on the gateway. A later message shows the echo was processed (in order) first.
+    discord.userMessage("700000000000000100", alice, "after the echo");
+    const room = person.getRoom(roomId)!;
+    await waitFor("the later message", () => messages(room).some((e) => e.getContent()["body"] === "after the echo"));
+    const bodies = messages(room).map((e) => [e.getSender(), e.getContent()["body"]]);
+    expect(bodies).toEqual([
+      [`@_discord_${alice.id}:localhost`, "hello **world**, see <https://example.org>"],
+      [OWNER, "hi from **matrix**"],
+      [`@_discord_${alice.id}:localhost`, "after the echo"],
+    ]);
+    expect(discord.posted).toHaveLength(1);
+  });
+
+  it("answers commands in a management room the person invites the bot to", async () => {
+    const bot = "@_discord_bot:localhost";
+    const { room_id: dm } = await person.createRoom({ invite: [bot], is_direct: true });
+    await waitFor("the bot joining", () => person.getRoom(dm)?.getMember(bot)?.membership === "join");
+    await person.sendTextMessage(dm, "ping");
+    const reply = await waitFor("the bot's answer", () =>
+      person.getRoom(dm) && messages(person.getRoom(dm)!).find((e) => e.getSender() === bot),
+    );
+    expect(reply.getContent()).toEqual({ msgtype: "m.notice", body: `Connected to Discord as bot user ${discord.bot.id}.` });
+    // Not a portal: nothing went to Discord.
+    expect(discord.posted).toHaveLength(1);
+  });
+
+  it("resumes the stored session after the connection drops, without losing what was sent meanwhile", async () => {
+    discord.dropConnections();
+    await waitFor("the drop", () => discord.connected === 0);
+    discord.userMessage("700000000000000100", alice, "while you were away");
+    // At least one: a reload of the Worker (a deploy) in between also resumes.
+    await waitFor("RESUME", () => discord.resumes >= 1 && discord.connected === 1, 20_000);
+    const room = person.getRoom(roomId)!;
+    await waitFor("the missed message", () => messages(room).some((e) => e.getContent()["body"] === "while you were away"));
+    expect(discord.identifies).toBe(1);
+  });
+});
