@@ -4,6 +4,7 @@ import type { PortalKey } from "./ids";
 import { homeserverFetch } from "./matrix/homeserver";
 import { MatrixIntent } from "./matrix/intent";
 import type { BridgeIdentity, MatrixMessage, NetworkConnector, RemoteEvent, RemoteSender } from "./network";
+import { MetaTable, SerialQueue, ensureSchema } from "../../homeserver/src/util/durable-sqlite";
 
 const SCHEMA_VERSION = 1;
 
@@ -31,44 +32,30 @@ export interface RemoteEventResult {
  */
 export class PortalObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly store: MetaTable;
+  private readonly queue = new SerialQueue();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.store = new MetaTable(this.sql);
     void ctx.blockConcurrencyWhile(async () => this.migrate());
   }
 
   private migrate(): void {
-    this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    if (this.meta("schema_version") === String(SCHEMA_VERSION)) return;
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS message_map (
-        remote_id TEXT NOT NULL, part INTEGER NOT NULL, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
-        origin TEXT NOT NULL, PRIMARY KEY (remote_id, part));
-      CREATE TABLE IF NOT EXISTS ghosts (user_id TEXT PRIMARY KEY, displayname TEXT NOT NULL, joined INTEGER NOT NULL);
-    `);
-    this.setMeta("schema_version", String(SCHEMA_VERSION));
-  }
-
-  private meta(key: string): string | null {
-    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
-  }
-
-  private setMeta(key: string, value: string): void {
-    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
-  }
-
-  /** Runs `work` after everything queued before it, whatever that came to. */
-  private serialized<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(work, work);
-    this.tail = run.catch(() => undefined);
-    return run;
+    ensureSchema(this.store, SCHEMA_VERSION, () => {
+      this.sql.exec(`
+        CREATE TABLE IF NOT EXISTS message_map (
+          remote_id TEXT NOT NULL, part INTEGER NOT NULL, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
+          origin TEXT NOT NULL, PRIMARY KEY (remote_id, part));
+        CREATE TABLE IF NOT EXISTS ghosts (user_id TEXT PRIMARY KEY, displayname TEXT NOT NULL, joined INTEGER NOT NULL);
+      `);
+    });
   }
 
   /** A remote event of this chat: creates the room on first use, then bridges it as its sender's ghost. */
   async handleRemoteEvent(networkId: string, event: RemoteEvent): Promise<RemoteEventResult> {
-    return this.serialized(async () => {
+    return this.queue.run(async () => {
       const existing = this.mapped("remote_id", event.messageId);
       if (existing) return { roomId: existing.roomId, eventId: existing.eventId, duplicate: true };
       const { connector, identity, intent } = this.setup(networkId);
@@ -88,11 +75,11 @@ export class PortalObject extends DurableObject<Env> {
 
   /** A message the person sent in this portal's room: to the remote chat, once per event id. */
   async handleMatrixMessage(networkId: string, message: MatrixMessage): Promise<{ remoteMessageId: string }> {
-    return this.serialized(async () => {
+    return this.queue.run(async () => {
       const existing = this.mapped("event_id", message.eventId);
       if (existing) return { remoteMessageId: existing.remoteId };
-      const key = this.meta("portal_key");
-      if (key === null || this.meta("room_id") !== message.roomId) throw new Error(`Room ${message.roomId} is not this portal's room`);
+      const key = this.store.get("portal_key");
+      if (key === null || this.store.get("room_id") !== message.roomId) throw new Error(`Room ${message.roomId} is not this portal's room`);
       const api = connectorFor(networkId).loadApi(this.env);
       const sent = await api.handleMatrixMessage(key as PortalKey, message);
       this.sql.exec(
@@ -107,7 +94,7 @@ export class PortalObject extends DurableObject<Env> {
 
   /** The portal's room id, or null before its first event. */
   roomId(): string | null {
-    return this.meta("room_id");
+    return this.store.get("room_id");
   }
 
   messageMap(): MessageMapRow[] {
@@ -134,7 +121,7 @@ export class PortalObject extends DurableObject<Env> {
   }
 
   private async ensureRoom(connector: NetworkConnector, identity: BridgeIdentity, intent: MatrixIntent, key: PortalKey): Promise<string> {
-    const known = this.meta("room_id");
+    const known = this.store.get("room_id");
     if (known !== null) return known;
     const info = await connector.loadApi(this.env).getChatInfo(key);
     const bot = `@${identity.botLocalpart}:${identity.serverName}`;
@@ -158,8 +145,8 @@ export class PortalObject extends DurableObject<Env> {
       ],
     });
     this.ctx.storage.transactionSync(() => {
-      this.setMeta("room_id", roomId);
-      this.setMeta("portal_key", key);
+      this.store.set("room_id", roomId);
+      this.store.set("portal_key", key);
     });
     return roomId;
   }

@@ -6,6 +6,7 @@ import { DISCORD_NETWORK_ID, type DiscordConfig, ghostLocalpart, loadDiscordConf
 import { type DispatchContext, dispatch } from "../d2m/dispatcher";
 import { DiscordRest } from "../rest";
 import { GatewayFrame, Hello, Ready } from "./payloads";
+import { MetaTable, ensureSchema } from "../../../homeserver/src/util/durable-sqlite";
 
 const SCHEMA_VERSION = 2;
 /** What the bridge needs: guild and DM messages with their content (a privileged intent: enable it for the bot). */
@@ -46,6 +47,7 @@ export interface GatewayStatus {
  */
 export class DiscordGatewayObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly store: MetaTable;
   private socket: WebSocket | null = null;
   private connecting: Promise<void> | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
@@ -56,28 +58,19 @@ export class DiscordGatewayObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.store = new MetaTable(this.sql);
     void ctx.blockConcurrencyWhile(async () => this.migrate());
   }
 
   private migrate(): void {
-    this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    if (this.meta("schema_version") === String(SCHEMA_VERSION)) return;
-    this.sql.exec("CREATE TABLE IF NOT EXISTS portal_rooms (room_id TEXT PRIMARY KEY, portal_key TEXT NOT NULL)");
-    this.sql.exec("CREATE TABLE IF NOT EXISTS management_rooms (room_id TEXT PRIMARY KEY)");
-    this.setMeta("schema_version", String(SCHEMA_VERSION));
-  }
-
-  private meta(key: string): string | null {
-    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
-  }
-
-  private setMeta(key: string, value: string | null): void {
-    if (value === null) this.sql.exec("DELETE FROM meta WHERE key = ?", key);
-    else this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+    ensureSchema(this.store, SCHEMA_VERSION, () => {
+      this.sql.exec("CREATE TABLE IF NOT EXISTS portal_rooms (room_id TEXT PRIMARY KEY, portal_key TEXT NOT NULL)");
+      this.sql.exec("CREATE TABLE IF NOT EXISTS management_rooms (room_id TEXT PRIMARY KEY)");
+    });
   }
 
   private count(key: string): number {
-    return Number(this.meta(key) ?? "0");
+    return Number(this.store.get(key) ?? "0");
   }
 
   /** Connects unless connected (or stopped by a fatal close); keeps the watchdog alarm set. */
@@ -95,17 +88,17 @@ export class DiscordGatewayObject extends DurableObject<Env> {
   }
 
   status(): GatewayStatus {
-    const seq = this.meta("sequence");
+    const seq = this.store.get("sequence");
     return {
       enabled: loadDiscordConfig(this.env) !== null,
       connected: this.socket !== null,
       ready: this.ready,
-      sessionId: this.meta("session_id"),
+      sessionId: this.store.get("session_id"),
       sequence: seq === null ? null : Number(seq),
-      botUserId: this.meta("bot_user_id"),
+      botUserId: this.store.get("bot_user_id"),
       identifies: this.count("identifies"),
       resumes: this.count("resumes"),
-      fatalError: this.meta("fatal_error"),
+      fatalError: this.store.get("fatal_error"),
     };
   }
 
@@ -137,11 +130,11 @@ export class DiscordGatewayObject extends DurableObject<Env> {
 
   /** The fatal close that stopped the gateway, while the bot token is still the one it was for: a new token retries. */
   private async stoppedBy(config: DiscordConfig): Promise<string | null> {
-    const error = this.meta("fatal_error");
+    const error = this.store.get("fatal_error");
     if (error === null) return null;
-    if (this.meta("fatal_token") === (await tokenFingerprint(config.botToken))) return error;
-    this.setMeta("fatal_error", null);
-    this.setMeta("fatal_token", null);
+    if (this.store.get("fatal_token") === (await tokenFingerprint(config.botToken))) return error;
+    this.store.set("fatal_error", null);
+    this.store.set("fatal_token", null);
     return null;
   }
 
@@ -149,15 +142,15 @@ export class DiscordGatewayObject extends DurableObject<Env> {
     const config = loadDiscordConfig(this.env);
     if (!config) return;
     const fingerprint = await tokenFingerprint(config.botToken);
-    this.setMeta("fatal_token", fingerprint);
-    this.setMeta("fatal_error", `Discord closed the gateway with code ${code}`);
+    this.store.set("fatal_token", fingerprint);
+    this.store.set("fatal_error", `Discord closed the gateway with code ${code}`);
   }
 
   private async openSocket(): Promise<void> {
     const config = loadDiscordConfig(this.env);
     if (!config) return;
-    const resumeUrl = this.meta("resume_url");
-    const base = this.meta("session_id") !== null && resumeUrl !== null ? resumeUrl : await new DiscordRest({ baseUrl: config.apiBaseUrl, botToken: config.botToken }).gatewayUrl();
+    const resumeUrl = this.store.get("resume_url");
+    const base = this.store.get("session_id") !== null && resumeUrl !== null ? resumeUrl : await new DiscordRest({ baseUrl: config.apiBaseUrl, botToken: config.botToken }).gatewayUrl();
     const url = new URL(base);
     url.searchParams.set("v", "10");
     url.searchParams.set("encoding", "json");
@@ -194,7 +187,7 @@ export class DiscordGatewayObject extends DurableObject<Env> {
       console.warn(`discord gateway: unreadable frame (${(err as Error).message}): ${text.slice(0, 200)}`);
       return;
     }
-    if (typeof frame.s === "number") this.setMeta("sequence", String(frame.s));
+    if (typeof frame.s === "number") this.store.set("sequence", String(frame.s));
     switch (frame.op) {
       case GatewayOpcodes.Hello:
         return this.onHello(Hello.parse(frame.d).heartbeat_interval);
@@ -217,13 +210,13 @@ export class DiscordGatewayObject extends DurableObject<Env> {
     if (!config) return;
     this.stopHeartbeat();
     this.heartbeat = setInterval(() => this.beat(), intervalMs);
-    const sessionId = this.meta("session_id");
-    const seq = this.meta("sequence");
+    const sessionId = this.store.get("session_id");
+    const seq = this.store.get("sequence");
     if (sessionId !== null && seq !== null) {
-      this.setMeta("resumes", String(this.count("resumes") + 1));
+      this.store.set("resumes", String(this.count("resumes") + 1));
       this.send({ op: GatewayOpcodes.Resume, d: { token: config.botToken, session_id: sessionId, seq: Number(seq) } });
     } else {
-      this.setMeta("identifies", String(this.count("identifies") + 1));
+      this.store.set("identifies", String(this.count("identifies") + 1));
       this.send({
         op: GatewayOpcodes.Identify,
         d: { token: config.botToken, intents: INTENTS, properties: { os: "cloudflare-workers", browser: "matrix-inbox", device: "matrix-inbox" } },
@@ -235,16 +228,16 @@ export class DiscordGatewayObject extends DurableObject<Env> {
   private beat(): void {
     if (!this.acked) return this.reconnect(true);
     this.acked = false;
-    const seq = this.meta("sequence");
+    const seq = this.store.get("sequence");
     this.send({ op: GatewayOpcodes.Heartbeat, d: seq === null ? null : Number(seq) });
   }
 
   private onDispatch(eventName: string, data: unknown): void {
     if (eventName === "READY") {
       const ready = Ready.parse(data);
-      this.setMeta("session_id", ready.session_id);
-      this.setMeta("resume_url", ready.resume_gateway_url);
-      this.setMeta("bot_user_id", ready.user.id);
+      this.store.set("session_id", ready.session_id);
+      this.store.set("resume_url", ready.resume_gateway_url);
+      this.store.set("bot_user_id", ready.user.id);
       this.ready = true;
       console.log("discord gateway: ready");
       return;
@@ -276,9 +269,9 @@ export class DiscordGatewayObject extends DurableObject<Env> {
   /** Closes this connection and opens the next one soon: resuming when the session allows it. */
   private reconnect(resumable: boolean): void {
     if (!resumable) {
-      this.setMeta("session_id", null);
-      this.setMeta("sequence", null);
-      this.setMeta("resume_url", null);
+      this.store.set("session_id", null);
+      this.store.set("sequence", null);
+      this.store.set("resume_url", null);
     }
     this.socket?.close(4000, "reconnecting");
     this.onClosed(4000);

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { MetaTable, ensureSchema } from "../util/durable-sqlite";
 
 /** Where a queue delivers: the appservice's base URL and the token it expects from us. */
 export interface QueueTarget {
@@ -46,33 +47,25 @@ export function retryDelay(attempts: number, maxMs: number): number {
  */
 export class AppserviceQueue extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly store: MetaTable;
   private delivering: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.store = new MetaTable(this.sql);
     void ctx.blockConcurrencyWhile(async () => this.migrate());
   }
 
   private migrate(): void {
-    this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    if (this.meta("schema_version") === String(SCHEMA_VERSION)) return;
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS pending (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, data TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS in_flight (txn_id TEXT PRIMARY KEY, body TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS seen_keys (key TEXT PRIMARY KEY, taken_ts INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS seen_keys_by_ts ON seen_keys (taken_ts);
-    `);
-    this.setMeta("schema_version", String(SCHEMA_VERSION));
-  }
-
-  private meta(key: string): string | null {
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0];
-    return row ? row.value : null;
-  }
-
-  private setMeta(key: string, value: string): void {
-    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+    ensureSchema(this.store, SCHEMA_VERSION, () => {
+      this.sql.exec(`
+        CREATE TABLE IF NOT EXISTS pending (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, data TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS in_flight (txn_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS seen_keys (key TEXT PRIMARY KEY, taken_ts INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS seen_keys_by_ts ON seen_keys (taken_ts);
+      `);
+    });
   }
 
   /**
@@ -83,7 +76,7 @@ export class AppserviceQueue extends DurableObject<Env> {
     if (items.length === 0) return;
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
-      this.setMeta("target", JSON.stringify(target));
+      this.store.set("target", JSON.stringify(target));
       for (const item of items) {
         if (item.key !== undefined) {
           const taken = this.sql.exec("INSERT INTO seen_keys (key, taken_ts) VALUES (?, ?) ON CONFLICT DO NOTHING", item.key, now);
@@ -103,8 +96,8 @@ export class AppserviceQueue extends DurableObject<Env> {
     return {
       pending,
       inFlight: inFlight ? { txnId: inFlight.txn_id, body: inFlight.body } : null,
-      attempts: Number(this.meta("attempts") ?? "0"),
-      nextTxnId: Number(this.meta("next_txn_id") ?? "1"),
+      attempts: Number(this.store.get("attempts") ?? "0"),
+      nextTxnId: Number(this.store.get("next_txn_id") ?? "1"),
     };
   }
 
@@ -115,21 +108,21 @@ export class AppserviceQueue extends DurableObject<Env> {
   }
 
   private async deliver(): Promise<void> {
-    const targetJson = this.meta("target");
+    const targetJson = this.store.get("target");
     if (!targetJson) return;
     const target = JSON.parse(targetJson) as QueueTarget;
     for (let sent = 0; sent < MAX_TXNS_PER_RUN; sent++) {
       const txn = this.inFlightOrNext();
       if (!txn) return;
       if (!(await this.push(target, txn))) {
-        const attempts = Number(this.meta("attempts") ?? "0") + 1;
-        this.setMeta("attempts", String(attempts));
+        const attempts = Number(this.store.get("attempts") ?? "0") + 1;
+        this.store.set("attempts", String(attempts));
         await this.ctx.storage.setAlarm(Date.now() + retryDelay(attempts, this.maxRetryMs()));
         return;
       }
       this.ctx.storage.transactionSync(() => {
         this.sql.exec("DELETE FROM in_flight WHERE txn_id = ?", txn.txnId);
-        this.setMeta("attempts", "0");
+        this.store.set("attempts", "0");
       });
     }
     await this.ctx.storage.setAlarm(Date.now());
@@ -149,11 +142,11 @@ export class AppserviceQueue extends DurableObject<Env> {
       const body: Record<string, unknown> = { events };
       // The stable name and MSC2409's, which current appservice libraries still read.
       if (ephemeral.length > 0) Object.assign(body, { ephemeral, "de.sorunome.msc2409.ephemeral": ephemeral });
-      const nextTxnId = Number(this.meta("next_txn_id") ?? "1");
+      const nextTxnId = Number(this.store.get("next_txn_id") ?? "1");
       const txn = { txnId: String(nextTxnId), body: JSON.stringify(body) };
       this.sql.exec("DELETE FROM pending WHERE seq <= ?", rows[rows.length - 1]!.seq);
       this.sql.exec("INSERT INTO in_flight (txn_id, body) VALUES (?, ?)", txn.txnId, txn.body);
-      this.setMeta("next_txn_id", String(nextTxnId + 1));
+      this.store.set("next_txn_id", String(nextTxnId + 1));
       return txn;
     });
   }

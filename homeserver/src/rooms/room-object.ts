@@ -15,6 +15,7 @@ import { publishToAppservices } from "../appservice/publish";
 import { pushRecipients } from "../push/room-push";
 import { preparePush } from "../services/push-delivery";
 import { type MemberPushSettings, pushSettingsOf } from "../services/push-rules";
+import { SerialQueue } from "../util/durable-sqlite";
 
 /** What a RoomObject answers: a value, or the Matrix error to give the client (errors do not cross RPC typed). */
 export type RoomResult<T> = { ok: true; value: T } | { ok: false; status: 400 | 403 | 404 | 413; errcode: string; error: string };
@@ -47,18 +48,12 @@ const fail = (status: 400 | 403 | 404 | 413, errcode: string, error: string): Ro
  */
 export class RoomObject extends DurableObject<Env> {
   private room: LoadedRoom | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
-
-  /** Runs writes one at a time, in arrival order; a failed one does not stop the next. */
-  private serialize<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
+  /** Writes run one at a time, in arrival order. */
+  private readonly writes = new SerialQueue();
 
   /** Creates the room from its signed create event and the events that follow it (creator join, power levels...). */
   createRoom(roomId: string, version: string, create: RoomEvent, templates: EventTemplate[]): Promise<RoomResult<SentEvent[]>> {
-    return this.serialize(async () => {
+    return this.writes.run(async () => {
       if (!isSupportedRoomVersion(version)) return fail(400, "M_UNSUPPORTED_ROOM_VERSION", `Unsupported room version ${version}`);
       if (this.room || (await getRoom(this.env.DB, roomId))) return fail(400, "M_ROOM_IN_USE", "Room already exists");
       const room: LoadedRoom = { roomId, version, state: new Map(), latest: null };
@@ -87,7 +82,7 @@ export class RoomObject extends DurableObject<Env> {
 
   /** Input: builds, authorizes and commits one event from a local user. */
   send(roomId: string, template: EventTemplate, options: SendOptions = {}): Promise<RoomResult<SentEvent>> {
-    return this.serialize(async () => {
+    return this.writes.run(async () => {
       const room = await this.load(roomId);
       if (!room) return fail(404, "M_NOT_FOUND", "Unknown room");
       if (options.txn) {
