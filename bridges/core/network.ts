@@ -8,6 +8,16 @@ export interface MatrixMessageContent {
   formatted_body?: string;
 }
 
+/** A file on the remote network: downloaded by the portal and uploaded to the media repository as the sender. */
+export interface RemoteAttachment {
+  url: string;
+  filename: string;
+  mimetype?: string;
+  size: number;
+  width?: number;
+  height?: number;
+}
+
 /** A remote user as the portal shows it: the ghost's display name is set from this before it speaks. */
 export interface RemoteSender {
   id: RemoteUserId;
@@ -27,10 +37,60 @@ export interface RemoteMessage {
   /** Milliseconds since the epoch: becomes the event's origin_server_ts (`?ts=`). */
   timestamp: number;
   content: MatrixMessageContent;
+  /** The remote message this one answers: becomes `m.relates_to.m.in_reply_to` when it is mapped. */
+  replyTo?: RemoteMessageId;
+  /** Files sent with the message: one event each after the text (parts 1..n; part 0 is the text, when there is any). */
+  attachments?: RemoteAttachment[];
 }
 
-/** Every kind of remote event the core accepts. Edits, reactions and deletions join this union as they land. */
+/** Every kind of remote event that creates a message. */
 export type RemoteEvent = RemoteMessage;
+
+/** A remote user acting on a message: the name is known for some events only (a reaction in a DM has none). */
+export interface RemoteActor {
+  id: RemoteUserId;
+  displayName?: string;
+}
+
+/** A remote message's new text: an `m.replace` edit of the event that carries it. */
+export interface RemoteEdit {
+  kind: "edit";
+  portalKey: PortalKey;
+  sender: RemoteSender;
+  messageId: RemoteMessageId;
+  /** Tells two edits of one message apart (Discord's edited_timestamp): a redelivered edit is sent once. */
+  editId: string;
+  timestamp: number;
+  content: MatrixMessageContent;
+}
+
+/** A remote message deleted: every event that carries it is redacted. */
+export interface RemoteDeletion {
+  kind: "delete";
+  portalKey: PortalKey;
+  messageId: RemoteMessageId;
+}
+
+/** A reaction added to (or removed from) a remote message, keyed by the emoji as text. */
+export interface RemoteReaction {
+  kind: "reaction" | "reaction_remove";
+  portalKey: PortalKey;
+  sender: RemoteActor;
+  messageId: RemoteMessageId;
+  emoji: string;
+  timestamp: number;
+}
+
+/** A remote user started typing. */
+export interface RemoteTyping {
+  kind: "typing";
+  portalKey: PortalKey;
+  sender: RemoteActor;
+  timeoutMs: number;
+}
+
+/** Remote events about existing messages (or the chat): they never create the portal room. */
+export type RemoteChange = RemoteEdit | RemoteDeletion | RemoteReaction | RemoteTyping;
 
 /** What a portal room is made from. */
 export interface ChatInfo {
@@ -44,7 +104,17 @@ export interface MatrixMessage {
   roomId: string;
   sender: string;
   content: MatrixMessageContent;
+  /** The Matrix event this message answers (`m.in_reply_to`), as the connector receives it. */
+  replyToEventId?: string;
+  /** That event's remote message, filled in by the portal when it is mapped. */
+  replyTo?: RemoteMessageId;
 }
+
+/** A change the person made in a portal room to a bridged message: an edit, a reaction, or a redaction. */
+export type MatrixChange =
+  | { kind: "edit"; eventId: string; roomId: string; sender: string; targetEventId: string; content: MatrixMessageContent }
+  | { kind: "reaction"; eventId: string; roomId: string; sender: string; targetEventId: string; key: string }
+  | { kind: "redaction"; eventId: string; roomId: string; sender: string; redacts: string };
 
 /** One logged-in account on the remote network (bridgev2's NetworkAPI). */
 export interface NetworkApi {
@@ -60,6 +130,9 @@ export interface EditHandlingNetworkApi extends NetworkApi {
 export interface ReactionHandlingNetworkApi extends NetworkApi {
   handleMatrixReaction(key: PortalKey, target: RemoteMessageId, emoji: string): Promise<void>;
 }
+export interface ReactionRemovingNetworkApi extends NetworkApi {
+  handleMatrixReactionRemove(key: PortalKey, target: RemoteMessageId, emoji: string): Promise<void>;
+}
 export interface RedactionHandlingNetworkApi extends NetworkApi {
   handleMatrixRedaction(key: PortalKey, target: RemoteMessageId): Promise<void>;
 }
@@ -70,6 +143,7 @@ export interface TypingHandlingNetworkApi extends NetworkApi {
 const hasMethod = (api: NetworkApi, name: string): boolean => typeof (api as unknown as Record<string, unknown>)[name] === "function";
 export const canEdit = (api: NetworkApi): api is EditHandlingNetworkApi => hasMethod(api, "handleMatrixEdit");
 export const canReact = (api: NetworkApi): api is ReactionHandlingNetworkApi => hasMethod(api, "handleMatrixReaction");
+export const canUnreact = (api: NetworkApi): api is ReactionRemovingNetworkApi => hasMethod(api, "handleMatrixReactionRemove");
 export const canRedact = (api: NetworkApi): api is RedactionHandlingNetworkApi => hasMethod(api, "handleMatrixRedaction");
 export const canType = (api: NetworkApi): api is TypingHandlingNetworkApi => hasMethod(api, "handleMatrixTyping");
 

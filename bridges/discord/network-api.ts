@@ -1,5 +1,14 @@
 import { type PortalKey, remoteMessageId } from "../core/ids";
-import type { ChatInfo, MatrixMessage, NetworkApi, NetworkConnector } from "../core/network";
+import type {
+  ChatInfo,
+  EditHandlingNetworkApi,
+  MatrixMessage,
+  NetworkConnector,
+  ReactionHandlingNetworkApi,
+  ReactionRemovingNetworkApi,
+  RedactionHandlingNetworkApi,
+} from "../core/network";
+import type { RemoteMessageId } from "../core/ids";
 import { DISCORD_GHOST_PREFIX, DISCORD_NETWORK_ID, DiscordConfigError, loadDiscordConfig } from "./config";
 import { discordDisplayName } from "./d2m/convert-message";
 import { matrixToDiscord } from "./m2d/convert-message";
@@ -14,7 +23,7 @@ export function discordIdOfGhost(userId: string, serverName: string): string | u
 }
 
 /** The bot account's side of Discord: channel info and sending (one portal key = one channel id). */
-export class DiscordNetworkApi implements NetworkApi {
+export class DiscordNetworkApi implements EditHandlingNetworkApi, ReactionHandlingNetworkApi, ReactionRemovingNetworkApi, RedactionHandlingNetworkApi {
   constructor(
     private readonly rest: DiscordRest,
     private readonly serverName: string,
@@ -31,8 +40,33 @@ export class DiscordNetworkApi implements NetworkApi {
   async handleMatrixMessage(key: PortalKey, message: MatrixMessage): Promise<{ messageId: ReturnType<typeof remoteMessageId> }> {
     const { content, mentionedUserIds } = matrixToDiscord(message.content, (userId) => discordIdOfGhost(userId, this.serverName));
     // Only what the person pinged through pills may ping: never @everyone or roles by accident.
-    const sent = await this.rest.createMessage(key, { content, allowed_mentions: { parse: [], users: mentionedUserIds } });
+    const reply = message.replyTo;
+    const sent = await this.rest.createMessage(key, {
+      content,
+      // A reply pings its author, as Discord's own client does by default.
+      allowed_mentions: { parse: [], users: mentionedUserIds, ...(reply !== undefined ? { replied_user: true } : {}) },
+      // A reply whose target is gone is still sent, as a plain message.
+      ...(reply !== undefined ? { message_reference: { message_id: reply, channel_id: key, fail_if_not_exists: false } } : {}),
+    });
     return { messageId: remoteMessageId(sent.id) };
+  }
+
+  /** The bot's own message, edited (PATCH): its MESSAGE_UPDATE echo is recognised by the portal. */
+  async handleMatrixEdit(key: PortalKey, target: RemoteMessageId, message: MatrixMessage): Promise<void> {
+    const { content, mentionedUserIds } = matrixToDiscord(message.content, (userId) => discordIdOfGhost(userId, this.serverName));
+    await this.rest.editMessage(key, target, { content, allowed_mentions: { parse: [], users: mentionedUserIds } });
+  }
+
+  async handleMatrixReaction(key: PortalKey, target: RemoteMessageId, emoji: string): Promise<void> {
+    await this.rest.addReaction(key, target, emoji);
+  }
+
+  async handleMatrixReactionRemove(key: PortalKey, target: RemoteMessageId, emoji: string): Promise<void> {
+    await this.rest.removeOwnReaction(key, target, emoji);
+  }
+
+  async handleMatrixRedaction(key: PortalKey, target: RemoteMessageId): Promise<void> {
+    await this.rest.deleteMessage(key, target);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { RESTPostAPIChannelMessageJSONBody } from "discord-api-types/v10";
+import type { RESTPatchAPIChannelMessageJSONBody, RESTPostAPIChannelMessageJSONBody } from "discord-api-types/v10";
 import { z } from "zod";
 
 /** What we read of Discord's REST answers (zod: a payload from the network is checked before use). */
@@ -17,6 +17,8 @@ export const ApiChannel = z.object({
   recipients: z.array(ApiUser).optional(),
 });
 export const ApiMessage = z.object({ id: z.string(), channel_id: z.string(), timestamp: z.string() });
+/** 204 No Content: nothing to read. */
+const NoContent = z.unknown();
 const GatewayBot = z.object({ url: z.string() });
 const RateLimited = z.object({ retry_after: z.number().nonnegative() });
 
@@ -87,6 +89,30 @@ export class DiscordRest {
   /** GET /channels/{channel.id} */
   channel(channelId: string): Promise<ApiChannel> {
     return this.request("GET", `/channels/${encodeURIComponent(channelId)}`, ApiChannel);
+  }
+
+  /** PATCH /channels/{channel.id}/messages/{message.id}: only the bot's own messages. */
+  editMessage(channelId: string, messageId: string, body: RESTPatchAPIChannelMessageJSONBody): Promise<z.infer<typeof ApiMessage>> {
+    return this.request("PATCH", `/channels/${encodeURIComponent(channelId)}/messages/${encodeURIComponent(messageId)}`, ApiMessage, body);
+  }
+
+  /** DELETE /channels/{channel.id}/messages/{message.id} */
+  async deleteMessage(channelId: string, messageId: string): Promise<void> {
+    await this.request("DELETE", `/channels/${encodeURIComponent(channelId)}/messages/${encodeURIComponent(messageId)}`, NoContent);
+  }
+
+  /** PUT /channels/{channel.id}/messages/{message.id}/reactions/{emoji}/@me (a unicode emoji, URL-encoded). */
+  async addReaction(channelId: string, messageId: string, emoji: string): Promise<void> {
+    await this.request("PUT", `${this.reactionPath(channelId, messageId, emoji)}/@me`, NoContent);
+  }
+
+  /** DELETE /channels/{channel.id}/messages/{message.id}/reactions/{emoji}/@me */
+  async removeOwnReaction(channelId: string, messageId: string, emoji: string): Promise<void> {
+    await this.request("DELETE", `${this.reactionPath(channelId, messageId, emoji)}/@me`, NoContent);
+  }
+
+  private reactionPath(channelId: string, messageId: string, emoji: string): string {
+    return `/channels/${encodeURIComponent(channelId)}/messages/${encodeURIComponent(messageId)}/reactions/${encodeURIComponent(emoji)}`;
   }
 
   /** POST /channels/{channel.id}/messages */

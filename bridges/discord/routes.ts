@@ -7,22 +7,49 @@ import { DISCORD_NETWORK_ID, type DiscordConfig, isBridgeUser, loadDiscordConfig
 import { MatrixIntent } from "../core/matrix/intent";
 import { discordGateway } from "./gateway/gateway-object";
 import { managementReply } from "./management";
+import { stripReplyFallback } from "./m2d/convert-message";
 
 type BridgeEnv = { Bindings: Env };
 
 const Transaction = z.object({ events: z.array(z.unknown()) });
-/** The events the bridge acts on: messages (m.text, m.notice, m.emote) in a portal room. */
+const TextContent = z.object({
+  msgtype: z.enum(["m.text", "m.notice", "m.emote"]),
+  body: z.string(),
+  format: z.literal("org.matrix.custom.html").optional(),
+  formatted_body: z.string().optional(),
+});
+
+/** The events the bridge acts on: messages (m.text, m.notice, m.emote) in a portal room, replies and edits too. */
 const RoomMessage = z.object({
   type: z.literal("m.room.message"),
   event_id: z.string(),
   room_id: z.string(),
   sender: z.string(),
-  content: z.object({
-    msgtype: z.enum(["m.text", "m.notice", "m.emote"]),
-    body: z.string(),
-    format: z.literal("org.matrix.custom.html").optional(),
-    formatted_body: z.string().optional(),
+  content: TextContent.extend({
+    "m.relates_to": z
+      .object({ rel_type: z.string().optional(), event_id: z.string().optional(), "m.in_reply_to": z.object({ event_id: z.string() }).optional() })
+      .optional(),
+    "m.new_content": TextContent.optional(),
   }),
+});
+
+/** A reaction (an m.annotation of an event). */
+const Reaction = z.object({
+  type: z.literal("m.reaction"),
+  event_id: z.string(),
+  room_id: z.string(),
+  sender: z.string(),
+  content: z.object({ "m.relates_to": z.object({ rel_type: z.literal("m.annotation"), event_id: z.string(), key: z.string() }) }),
+});
+
+/** A redaction: `redacts` at the top (room versions up to 10) or in the content (v11). */
+const Redaction = z.object({
+  type: z.literal("m.room.redaction"),
+  event_id: z.string(),
+  room_id: z.string(),
+  sender: z.string(),
+  redacts: z.string().optional(),
+  content: z.object({ redacts: z.string().optional() }),
 });
 
 /** The owner inviting the bot: the room becomes a management room. */
@@ -61,19 +88,40 @@ async function handleEvent(env: Env, config: DiscordConfig, intent: MatrixIntent
     await gateway.addManagementRoom(invite.data.room_id);
     return;
   }
-  const event = RoomMessage.safeParse(raw);
-  if (!event.success) return;
-  const { event_id: eventId, room_id: roomId, sender, content } = event.data;
-  // Our own ghosts' and bot's messages are our echoes; only the person's messages are acted on.
+  const parsed = z.union([RoomMessage, Reaction, Redaction]).safeParse(raw);
+  if (!parsed.success) return;
+  const { event_id: eventId, room_id: roomId, sender } = parsed.data;
+  // Our own ghosts' and bot's events are our echoes; only the person's events are acted on.
   if (isBridgeUser(sender, identity.serverName) || sender !== identity.owner) return;
-  if (await gateway.isManagementRoom(roomId)) {
-    const reply = managementReply(content.body, await gateway.status());
+  const event = parsed.data;
+  if (event.type === "m.room.message" && (await gateway.isManagementRoom(roomId))) {
+    const reply = managementReply(event.content.body, await gateway.status());
     await intent.sendMessage(bot, roomId, { msgtype: "m.notice", body: reply }, Date.now(), `reply.${eventId}`);
     return;
   }
   const key = await gateway.portalOfRoom(roomId);
   if (key === null) return;
-  await portalStub(env, DISCORD_NETWORK_ID, portalKey(key)).handleMatrixMessage(DISCORD_NETWORK_ID, { eventId, roomId, sender, content });
+  const portal = portalStub(env, DISCORD_NETWORK_ID, portalKey(key));
+  if (event.type === "m.reaction") {
+    const { event_id: targetEventId, key: emoji } = event.content["m.relates_to"];
+    await portal.handleMatrixChange(DISCORD_NETWORK_ID, { kind: "reaction", eventId, roomId, sender, targetEventId, key: emoji });
+    return;
+  }
+  if (event.type === "m.room.redaction") {
+    const redacts = event.content.redacts ?? event.redacts;
+    if (redacts !== undefined) await portal.handleMatrixChange(DISCORD_NETWORK_ID, { kind: "redaction", eventId, roomId, sender, redacts });
+    return;
+  }
+  const { "m.relates_to": relation, "m.new_content": newContent, ...rest } = event.content;
+  const content = { msgtype: rest.msgtype, body: rest.body, ...(rest.format !== undefined ? { format: rest.format } : {}), ...(rest.formatted_body !== undefined ? { formatted_body: rest.formatted_body } : {}) };
+  if (relation?.rel_type === "m.replace") {
+    if (relation.event_id === undefined || newContent === undefined) return;
+    await portal.handleMatrixChange(DISCORD_NETWORK_ID, { kind: "edit", eventId, roomId, sender, targetEventId: relation.event_id, content: newContent });
+    return;
+  }
+  const replyToEventId = relation?.["m.in_reply_to"]?.event_id;
+  if (replyToEventId !== undefined) content.body = stripReplyFallback(content.body);
+  await portal.handleMatrixMessage(DISCORD_NETWORK_ID, { eventId, roomId, sender, content, ...(replyToEventId !== undefined ? { replyToEventId } : {}) });
 }
 
 /**

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { APIUser } from "discord-api-types/v10";
-import { ClientEvent, type MatrixClient, type MatrixEvent, type Room, SyncState, createClient } from "matrix-js-sdk";
+import { ClientEvent, EventType, type MatrixClient, type MatrixEvent, MsgType, RelationType, type Room, SyncState, createClient } from "matrix-js-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeDiscord } from "./fake-discord";
 import { freePort } from "./global-setup";
@@ -21,6 +21,8 @@ const HS_TOKEN = "discord-hs-token";
 const OWNER_LOCALPART = "person";
 const OWNER = `@${OWNER_LOCALPART}:localhost`;
 
+const CHANNEL = "700000000000000100";
+const bob: APIUser = { id: "310000000000000043", username: "bob", discriminator: "0", global_name: null, avatar: null };
 const alice: APIUser = { id: "310000000000000042", username: "alice", discriminator: "0", global_name: "Alice Anders", avatar: null };
 
 let discord: FakeDiscord;
@@ -52,6 +54,8 @@ function registration(port: number): string {
   ]);
 }
 
+const ofType = (room: Room, type: string): MatrixEvent[] => room.getLiveTimeline().getEvents().filter((e) => e.getType() === type);
+const relation = (e: MatrixEvent): Record<string, unknown> => (e.getWireContent()["m.relates_to"] ?? {}) as Record<string, unknown>;
 const messages = (room: Room): MatrixEvent[] => room.getLiveTimeline().getEvents().filter((e) => e.getType() === "m.room.message");
 
 beforeAll(async () => {
@@ -197,5 +201,168 @@ describe("Discord bridge (fake Discord, real Worker, matrix-js-sdk person)", () 
     const room = person.getRoom(roomId)!;
     await waitFor("the missed message", () => messages(room).some((e) => e.getContent()["body"] === "while you were away"));
     expect(discord.identifies).toBe(1);
+  });
+
+  it("brings typing, replies, edits, reactions and deletions over from Discord, each exactly once", async () => {
+    const room = person.getRoom(roomId)!;
+    const aliceGhost = `@_discord_${alice.id}:localhost`;
+    const bobGhost = `@_discord_${bob.id}:localhost`;
+    const original = discord.userMessage(CHANNEL, alice, "first version");
+    const originalEvent = await waitFor("the original", () => messages(room).find((e) => e.getWireContent()["body"] === "first version"));
+
+    discord.typing(CHANNEL, alice);
+    await waitFor("the ghost typing", () => room.getMember(aliceGhost)?.typing === true);
+
+    const reply = discord.userMessage(CHANNEL, bob, "a reply", [], original.id);
+    const replyEvent = await waitFor("the reply", () => messages(room).find((e) => e.getWireContent()["body"] === "a reply"));
+    expect(replyEvent.getSender()).toBe(bobGhost);
+    expect(relation(replyEvent)).toEqual({ "m.in_reply_to": { event_id: originalEvent.getId() } });
+
+    const edited = discord.editMessage(original, "second **version**");
+    // Redelivered (a RESUME replays): still one edit.
+    discord.dispatch("MESSAGE_UPDATE", edited);
+    const edits = () => messages(room).filter((e) => relation(e)["rel_type"] === "m.replace");
+    const edit = await waitFor("the edit", () => edits()[0]);
+    expect(edit.getSender()).toBe(aliceGhost);
+    expect(edit.getWireContent()).toEqual({
+      msgtype: "m.text",
+      body: "* second **version**",
+      format: "org.matrix.custom.html",
+      formatted_body: "* second <strong>version</strong>",
+      "m.new_content": { msgtype: "m.text", body: "second **version**", format: "org.matrix.custom.html", formatted_body: "second <strong>version</strong>" },
+      "m.relates_to": { rel_type: "m.replace", event_id: originalEvent.getId() },
+    });
+
+    discord.react(CHANNEL, original.id, bob, "👍");
+    discord.react(CHANNEL, original.id, bob, "👍");
+    const reaction = await waitFor("the reaction", () => ofType(room, "m.reaction")[0]);
+    expect(reaction.getSender()).toBe(bobGhost);
+    expect(relation(reaction)).toEqual({ rel_type: "m.annotation", event_id: originalEvent.getId(), key: "👍" });
+    discord.react(CHANNEL, original.id, bob, "👍", true);
+    await waitFor("the reaction's redaction", () => reaction.isRedacted());
+
+    discord.deleteMessage(CHANNEL, original.id);
+    await waitFor("the original's redaction", () => originalEvent.isRedacted());
+    // A later message shows everything before it was handled: nothing was sent twice.
+    discord.userMessage(CHANNEL, alice, "the end");
+    await waitFor("the last message", () => messages(room).some((e) => e.getWireContent()["body"] === "the end"));
+    expect(edits()).toHaveLength(1);
+    expect(ofType(room, "m.reaction")).toHaveLength(1);
+    expect(ofType(room, "m.room.redaction").map((e) => e.event.redacts)).toEqual([reaction.getId(), originalEvent.getId()]);
+    expect(ofType(room, "m.room.redaction").map((e) => e.getSender())).toEqual([bobGhost, "@_discord_bot:localhost"]);
+    expect(replyEvent.isRedacted()).toBe(false);
+    expect(reply.id).not.toBe(original.id);
+    // Nothing of this went back to Discord.
+    expect(discord.posted).toHaveLength(1);
+  });
+
+  it("sends the person's replies, edits, reactions and redactions to Discord, each once, without their echoes coming back", async () => {
+    const room = person.getRoom(roomId)!;
+    const postedBefore = discord.posted.length;
+    const target = discord.userMessage(CHANNEL, alice, "reply to me");
+    const targetEvent = await waitFor("the message to answer", () => messages(room).find((e) => e.getWireContent()["body"] === "reply to me"));
+
+    // A reply (with the fallback older clients still send): a Discord reply to the right message, without the quote.
+    await person.sendEvent(roomId, EventType.RoomMessage, {
+      msgtype: MsgType.Text,
+      body: "> <@_discord_310000000000000042:localhost> reply to me\n\nmy answer",
+      "m.relates_to": { "m.in_reply_to": { event_id: targetEvent.getId()! } },
+    });
+    const answer = await waitFor("the reply at Discord", () => discord.posted[postedBefore]);
+    expect(answer.body["content"]).toBe("my answer");
+    expect(answer.body["message_reference"]).toEqual({ message_id: target.id, channel_id: CHANNEL, fail_if_not_exists: false });
+    expect(answer.body["allowed_mentions"]).toEqual({ parse: [], users: [], replied_user: true });
+
+    // An edit of the person's own message: PATCH, once; its MESSAGE_UPDATE echo is not brought back.
+    const { event_id: mine } = await person.sendTextMessage(roomId, "typo hree");
+    const minePosted = await waitFor("the message at Discord", () => discord.posted[postedBefore + 1]);
+    await person.sendEvent(roomId, EventType.RoomMessage, {
+      msgtype: MsgType.Text,
+      body: "* typo here",
+      "m.new_content": { msgtype: MsgType.Text, body: "typo here" },
+      "m.relates_to": { rel_type: RelationType.Replace, event_id: mine },
+    });
+    const edit = await waitFor("the edit at Discord", () => discord.edited[0]);
+    expect(edit).toMatchObject({ channelId: CHANNEL, messageId: minePosted.message.id, body: { content: "typo here" } });
+
+    // A reaction: PUT .../reactions/{emoji}/@me; then its redaction: DELETE; the bot's own reaction events are echoes.
+    const { event_id: reactionId } = await person.sendEvent(roomId, EventType.Reaction, {
+      "m.relates_to": { rel_type: RelationType.Annotation, event_id: targetEvent.getId()!, key: "🎉" },
+    });
+    await waitFor("the reaction at Discord", () => discord.botReactions.length === 1);
+    await person.redactEvent(roomId, reactionId);
+    await waitFor("the reaction removed at Discord", () => discord.botReactions.length === 2);
+    expect(discord.botReactions).toEqual([
+      { channelId: CHANNEL, messageId: target.id, emoji: "🎉", removed: false },
+      { channelId: CHANNEL, messageId: target.id, emoji: "🎉", removed: true },
+    ]);
+
+    // A redaction of the person's message deletes it at Discord; the MESSAGE_DELETE echo redacts nothing more.
+    const redactionsBefore = ofType(room, "m.room.redaction").length;
+    await person.redactEvent(roomId, mine);
+    await waitFor("the deletion at Discord", () => discord.deleted.length === 1);
+    expect(discord.deleted).toEqual([{ channelId: CHANNEL, messageId: minePosted.message.id }]);
+
+    discord.userMessage(CHANNEL, alice, "barrier");
+    await waitFor("the barrier message", () => messages(room).some((e) => e.getWireContent()["body"] === "barrier"));
+    const fromBridge = (e: MatrixEvent) => e.getSender() !== OWNER;
+    expect(ofType(room, "m.reaction").filter(fromBridge)).toHaveLength(1);
+    expect(messages(room).filter((e) => fromBridge(e) && relation(e)["rel_type"] === "m.replace")).toHaveLength(1);
+    expect(ofType(room, "m.room.redaction").slice(redactionsBefore).map((e) => e.getSender())).toEqual([OWNER]);
+    expect(discord.posted).toHaveLength(postedBefore + 2);
+    expect(discord.edited).toHaveLength(1);
+    expect(discord.deleted).toHaveLength(1);
+    expect(discord.botReactions).toHaveLength(2);
+  });
+
+  it("brings Discord attachments into the media repository as the ghost, as m.image / m.file with info, once", async () => {
+    const room = person.getRoom(roomId)!;
+    const ghost = `@_discord_${alice.id}:localhost`;
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]);
+    const text = new TextEncoder().encode("meeting notes\n");
+    const image = discord.attachment("cat.png", "image/png", png, { width: 640, height: 480 });
+    const notes = discord.attachment("notes.txt", "text/plain; charset=utf-8", text);
+    const sent = discord.userMessage(CHANNEL, alice, "two files", [], undefined, [image, notes]);
+    // Redelivered: still one event per part, one download per file.
+    discord.dispatch("MESSAGE_CREATE", sent);
+
+    const media = await waitFor("both files", () => {
+      const found = messages(room).filter((e) => ["m.image", "m.file"].includes(String(e.getWireContent()["msgtype"])));
+      return found.length >= 2 ? found : undefined;
+    });
+    const [imageEvent, fileEvent] = media;
+    expect(imageEvent!.getSender()).toBe(ghost);
+    expect(imageEvent!.getWireContent()).toEqual({
+      msgtype: "m.image",
+      body: "cat.png",
+      filename: "cat.png",
+      url: expect.stringMatching(/^mxc:\/\/localhost\//),
+      info: { mimetype: "image/png", size: png.byteLength, w: 640, h: 480 },
+    });
+    expect(fileEvent!.getWireContent()).toEqual({
+      msgtype: "m.file",
+      body: "notes.txt",
+      filename: "notes.txt",
+      url: expect.stringMatching(/^mxc:\/\/localhost\//),
+      info: { mimetype: "text/plain; charset=utf-8", size: text.byteLength },
+    });
+    // The text first, then the files, all at the message's time.
+    const bodies = messages(room).slice(-3).map((e) => e.getWireContent()["body"]);
+    expect(bodies).toEqual(["two files", "cat.png", "notes.txt"]);
+    expect(imageEvent!.getTs()).toBe(Date.parse(sent.timestamp));
+
+    // The person downloads the very bytes, through the authenticated media API.
+    for (const [event, bytes] of [[imageEvent!, png], [fileEvent!, text]] as const) {
+      const mxc = String(event.getWireContent()["url"]).slice("mxc://".length);
+      const res = await fetch(`${worker.baseUrl}/_matrix/client/v1/media/download/${mxc}`, { headers: { authorization: `Bearer ${person.getAccessToken()}` } });
+      expect(res.status).toBe(200);
+      expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
+    }
+
+    discord.userMessage(CHANNEL, alice, "after the files");
+    await waitFor("the next message", () => messages(room).some((e) => e.getWireContent()["body"] === "after the files"));
+    expect(messages(room).filter((e) => e.getWireContent()["body"] === "two files")).toHaveLength(1);
+    expect(messages(room).filter((e) => ["m.image", "m.file"].includes(String(e.getWireContent()["msgtype"])))).toHaveLength(2);
+    expect([...discord.downloads.values()]).toEqual([1, 1]);
   });
 });

@@ -1,6 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { APIChannel, APIGuild, APIMessage, APIUser, GatewayMessageCreateDispatchData } from "discord-api-types/v10";
+import type { APIAttachment, APIChannel, APIGuild, APIMessage, APIUser, GatewayMessageCreateDispatchData } from "discord-api-types/v10";
 import { type WebSocket, WebSocketServer } from "ws";
 
 /**
@@ -28,6 +28,13 @@ export class FakeDiscord {
   readonly guilds = new Map<string, Pick<APIGuild, "id" | "name">>();
   /** Every message the bot posted (after any 429s). */
   readonly posted: { channelId: string; body: Record<string, unknown>; message: APIMessage }[] = [];
+  /** Every PATCH of a bot message, DELETE of one, and reaction the bot added (PUT) or removed (DELETE). */
+  readonly edited: { channelId: string; messageId: string; body: Record<string, unknown> }[] = [];
+  readonly deleted: { channelId: string; messageId: string }[] = [];
+  readonly botReactions: { channelId: string; messageId: string; emoji: string; removed: boolean }[] = [];
+  /** Files served at /attachments/{id}/{filename} (the CDN: no token), and how often each was downloaded. */
+  private readonly files = new Map<string, { bytes: Uint8Array; contentType: string }>();
+  readonly downloads = new Map<string, number>();
   identifies = 0;
   resumes = 0;
   heartbeats = 0;
@@ -83,16 +90,58 @@ export class FakeDiscord {
     for (const session of this.sessions) if (session.sessionId !== null) this.sendDispatch(session.socket, event);
   }
 
-  /** MESSAGE_CREATE of a user's message in a channel. */
-  userMessage(channelId: string, author: APIUser, content: string, mentions: APIUser[] = []): GatewayMessageCreateDispatchData {
-    const channel = this.channels.get(channelId);
-    const guildId = channel && "guild_id" in channel ? channel.guild_id : undefined;
+  /** A file on the fake CDN, as the attachment object of a message. */
+  attachment(filename: string, contentType: string, bytes: Uint8Array, size?: { width: number; height: number }): APIAttachment {
+    const id = this.snowflake();
+    this.files.set(`/attachments/${id}/${filename}`, { bytes, contentType });
+    return {
+      id,
+      filename,
+      content_type: contentType,
+      size: bytes.byteLength,
+      url: `http://127.0.0.1:${this.port}/attachments/${id}/${filename}?ex=signed`,
+      proxy_url: `http://127.0.0.1:${this.port}/proxy/${id}/${filename}`,
+      ...(size ?? {}),
+    };
+  }
+
+  /** MESSAGE_CREATE of a user's message in a channel (a reply when `replyTo` is given). */
+  userMessage(channelId: string, author: APIUser, content: string, mentions: APIUser[] = [], replyTo?: string, attachments: APIAttachment[] = []): GatewayMessageCreateDispatchData {
     const message: GatewayMessageCreateDispatchData = {
       ...this.message(channelId, author, content, mentions),
-      ...(guildId ? { guild_id: guildId } : {}),
+      attachments,
+      ...this.guildOf(channelId),
+      ...(replyTo ? { type: 19, message_reference: { type: 0, message_id: replyTo, channel_id: channelId } } : {}),
     };
     this.dispatch("MESSAGE_CREATE", message);
     return message;
+  }
+
+  /** MESSAGE_UPDATE of an edit: the whole message with new content and edited_timestamp, as Discord sends it. */
+  editMessage(message: APIMessage, content: string): APIMessage {
+    const edited = { ...message, content, edited_timestamp: new Date().toISOString() };
+    this.dispatch("MESSAGE_UPDATE", { ...edited, ...this.guildOf(message.channel_id) });
+    return edited;
+  }
+
+  deleteMessage(channelId: string, messageId: string): void {
+    this.dispatch("MESSAGE_DELETE", { id: messageId, channel_id: channelId, ...this.guildOf(channelId) });
+  }
+
+  /** MESSAGE_REACTION_ADD / _REMOVE of a unicode emoji by a user (with member on add in a guild, as Discord does). */
+  react(channelId: string, messageId: string, user: APIUser, emoji: string, remove = false): void {
+    const guild = this.guildOf(channelId);
+    const member = !remove && guild.guild_id ? { member: { user, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 } } : {};
+    this.dispatch(remove ? "MESSAGE_REACTION_REMOVE" : "MESSAGE_REACTION_ADD", { user_id: user.id, channel_id: channelId, message_id: messageId, emoji: { id: null, name: emoji }, ...guild, ...member });
+  }
+
+  typing(channelId: string, user: APIUser): void {
+    this.dispatch("TYPING_START", { channel_id: channelId, user_id: user.id, timestamp: Math.floor(Date.now() / 1000), ...this.guildOf(channelId) });
+  }
+
+  private guildOf(channelId: string): { guild_id?: string } {
+    const channel = this.channels.get(channelId);
+    return channel && "guild_id" in channel && channel.guild_id ? { guild_id: channel.guild_id } : {};
   }
 
   /** Drops every gateway connection abnormally, as a network failure or a deploy would. */
@@ -166,6 +215,13 @@ export class FakeDiscord {
       res.end(JSON.stringify(body));
     };
     const path = (req.url ?? "").replace(/\?.*$/, "");
+    const file = req.method === "GET" ? this.files.get(path) : undefined;
+    if (file) {
+      this.downloads.set(path, (this.downloads.get(path) ?? 0) + 1);
+      res.writeHead(200, { "content-type": file.contentType, "content-length": String(file.bytes.byteLength) });
+      res.end(file.bytes);
+      return;
+    }
     if (!path.startsWith("/api/v10/")) return reply(404, { message: "404: Not Found", code: 0 });
     if (req.headers.authorization !== `Bot ${this.botToken}`) return reply(401, { message: "401: Unauthorized", code: 0 });
     const route = path.slice("/api/v10".length);
@@ -191,11 +247,48 @@ export class FakeDiscord {
         return reply(429, { message: "You are being rate limited.", retry_after: 0.3, global: false });
       }
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
-      const message = this.message(channelId, this.bot, typeof body["content"] === "string" ? body["content"] : "", []);
+      const reference = body["message_reference"] as { message_id?: string } | undefined;
+      const message: APIMessage = {
+        ...this.message(channelId, this.bot, typeof body["content"] === "string" ? body["content"] : "", []),
+        ...(reference?.message_id ? { type: 19, message_reference: { type: 0, message_id: reference.message_id, channel_id: channelId } } : {}),
+      };
       this.posted.push({ channelId, body, message });
       reply(200, message);
       // Discord tells the gateway about the bot's own message too: the bridge must not bring it back.
       this.dispatch("MESSAGE_CREATE", message);
+      return;
+    }
+    const noContent = () => {
+      res.writeHead(204);
+      res.end();
+    };
+    const ownMessage = (channelId: string, messageId: string) => this.posted.find((p) => p.channelId === channelId && p.message.id === messageId);
+    if (req.method === "PATCH" && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(route))) {
+      const [channelId, messageId] = [m[1]!, m[2]!];
+      const own = ownMessage(channelId, messageId);
+      // Like Discord: only the author edits a message's content.
+      if (!own) return reply(403, { message: "Cannot edit a message authored by another user", code: 50005 });
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
+      this.edited.push({ channelId, messageId, body });
+      own.message = { ...own.message, content: typeof body["content"] === "string" ? body["content"] : own.message.content, edited_timestamp: new Date().toISOString() };
+      reply(200, own.message);
+      this.dispatch("MESSAGE_UPDATE", { ...own.message, ...this.guildOf(channelId) });
+      return;
+    }
+    if (req.method === "DELETE" && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(route))) {
+      const [channelId, messageId] = [m[1]!, m[2]!];
+      if (!ownMessage(channelId, messageId)) return reply(403, { message: "Missing Permissions", code: 50013 });
+      this.deleted.push({ channelId, messageId });
+      noContent();
+      this.deleteMessage(channelId, messageId);
+      return;
+    }
+    if ((req.method === "PUT" || req.method === "DELETE") && (m = /^\/channels\/(\d+)\/messages\/(\d+)\/reactions\/([^/]+)\/@me$/.exec(route))) {
+      const [channelId, messageId, emoji] = [m[1]!, m[2]!, decodeURIComponent(m[3]!)];
+      const removed = req.method === "DELETE";
+      this.botReactions.push({ channelId, messageId, emoji, removed });
+      noContent();
+      this.react(channelId, messageId, this.bot, emoji, removed);
       return;
     }
     return reply(404, { message: "404: Not Found", code: 0 });

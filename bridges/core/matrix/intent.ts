@@ -82,7 +82,38 @@ export class MatrixIntent {
 
   /** Sends a room event as `asUser`, with origin_server_ts massaged to `ts` (the remote message's time). */
   async sendMessage(asUser: string, roomId: string, content: object, ts: number, txnId: string): Promise<string> {
-    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(txnId)}`;
+    return this.sendEvent(asUser, roomId, "m.room.message", content, ts, txnId);
+  }
+
+  async sendEvent(asUser: string, roomId: string, type: string, content: object, ts: number, txnId: string): Promise<string> {
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${encodeURIComponent(type)}/${encodeURIComponent(txnId)}`;
     return (await this.call("PUT", path, { asUser, query: { ts: String(ts) }, body: content, schema: EventIdBody })).event_id;
+  }
+
+  /** POST /_matrix/media/v3/upload as `asUser`: the file's mxc:// URI. */
+  async upload(asUser: string, bytes: ArrayBuffer, contentType: string, filename: string): Promise<string> {
+    const url = new URL("/_matrix/media/v3/upload", this.baseUrl);
+    url.searchParams.set("user_id", asUser);
+    url.searchParams.set("filename", filename);
+    const res = await this.hs(
+      new Request(url, { method: "POST", headers: { authorization: `Bearer ${this.asToken}`, "content-type": contentType }, body: bytes }),
+    );
+    const json: unknown = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const err = ErrorBody.safeParse(json);
+      const errcode = err.success ? err.data.errcode : "M_UNKNOWN";
+      throw new MatrixApiError(res.status, errcode, `POST /_matrix/media/v3/upload: ${res.status} ${errcode}`);
+    }
+    return z.object({ content_uri: z.string().startsWith("mxc://") }).parse(json).content_uri;
+  }
+
+  async redact(asUser: string, roomId: string, eventId: string, txnId: string): Promise<string> {
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/redact/${encodeURIComponent(eventId)}/${encodeURIComponent(txnId)}`;
+    return (await this.call("PUT", path, { asUser, body: {}, schema: EventIdBody })).event_id;
+  }
+
+  async setTyping(asUser: string, roomId: string, typing: boolean, timeoutMs: number): Promise<void> {
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/typing/${encodeURIComponent(asUser)}`;
+    await this.call("PUT", path, { asUser, body: typing ? { typing, timeout: timeoutMs } : { typing }, schema: z.object({}) });
   }
 }

@@ -10,7 +10,15 @@ import { MetaTable, ensureSchema } from "../../../homeserver/src/util/durable-sq
 
 const SCHEMA_VERSION = 2;
 /** What the bridge needs: guild and DM messages with their content (a privileged intent: enable it for the bot). */
-const INTENTS = GatewayIntentBits.Guilds | GatewayIntentBits.GuildMessages | GatewayIntentBits.DirectMessages | GatewayIntentBits.MessageContent;
+const INTENTS =
+  GatewayIntentBits.Guilds |
+  GatewayIntentBits.GuildMessages |
+  GatewayIntentBits.GuildMessageReactions |
+  GatewayIntentBits.GuildMessageTyping |
+  GatewayIntentBits.DirectMessages |
+  GatewayIntentBits.DirectMessageReactions |
+  GatewayIntentBits.DirectMessageTyping |
+  GatewayIntentBits.MessageContent;
 /** The watchdog alarm: reconnects (resuming) a dropped gateway, e.g. after a deploy. */
 const WATCHDOG_MS = 30_000;
 const RECONNECT_SOON_MS = 1_000;
@@ -260,6 +268,9 @@ export class DiscordGatewayObject extends DurableObject<Env> {
     return {
       ghostUserId: (id) => `@${ghostLocalpart(remoteUserId(id))}:${serverName}`,
       toPortal: (event) => portalStub(this.env, DISCORD_NETWORK_ID, event.portalKey).handleRemoteEvent(DISCORD_NETWORK_ID, event),
+      toPortalChange: (change) => portalStub(this.env, DISCORD_NETWORK_ID, change.portalKey).handleRemoteChange(DISCORD_NETWORK_ID, change),
+      botUserId: () => this.store.get("bot_user_id"),
+      now: () => Date.now(),
       rememberPortal: (roomId: string, key: PortalKey) => {
         this.sql.exec("INSERT INTO portal_rooms (room_id, portal_key) VALUES (?, ?) ON CONFLICT DO NOTHING", roomId, key);
       },

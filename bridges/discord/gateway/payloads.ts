@@ -33,6 +33,49 @@ export const MessageCreate = z.object({
   timestamp: z.string(),
   webhook_id: z.string().optional(),
   mentions: z.array(Author).default([]),
+  /** A reply's target (type 19); Discord also uses it for forwards and crossposts, told apart by `type`. */
+  message_reference: z.object({ message_id: z.string().optional(), channel_id: z.string().optional(), type: z.number().int().optional() }).nullish(),
+  attachments: z
+    .array(
+      z.object({
+        id: z.string(),
+        filename: z.string(),
+        content_type: z.string().optional(),
+        size: z.number().int().nonnegative(),
+        url: z.string(),
+        width: z.number().int().nullish(),
+        height: z.number().int().nullish(),
+      }),
+    )
+    .default([]),
 });
 export type MessageCreate = z.infer<typeof MessageCreate>;
+
+/** MESSAGE_UPDATE: a partial message; an edit has content and an edited_timestamp (embed unfurls have neither). */
+export const MessageUpdate = z.object({
+  id: z.string(),
+  channel_id: z.string(),
+  author: Author.optional(),
+  content: z.string().optional(),
+  edited_timestamp: z.string().nullish(),
+  mentions: z.array(Author).default([]),
+});
+
+/** MESSAGE_DELETE */
+export const MessageDelete = z.object({ id: z.string(), channel_id: z.string(), guild_id: z.string().optional() });
+
+const Emoji = z.object({ id: z.string().nullable(), name: z.string().nullable() });
+const Member = z.object({ user: Author.optional(), nick: z.string().nullish() });
+
+/** MESSAGE_REACTION_ADD / MESSAGE_REACTION_REMOVE (member only in guilds, and only on add). */
+export const MessageReaction = z.object({
+  user_id: z.string(),
+  channel_id: z.string(),
+  message_id: z.string(),
+  emoji: Emoji,
+  member: Member.optional(),
+});
+
+/** TYPING_START (timestamp in Unix seconds). */
+export const TypingStart = z.object({ channel_id: z.string(), user_id: z.string(), timestamp: z.number(), member: Member.optional() });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { PortalKey } from "../../core/ids";
-import type { RemoteEvent } from "../../core/network";
+import type { RemoteChange, RemoteEvent } from "../../core/network";
 import { type DispatchContext, dispatch } from "../d2m/dispatcher";
 import * as fixtures from "./fixtures/messages";
 
@@ -8,7 +8,11 @@ import * as fixtures from "./fixtures/messages";
 function recordingContext() {
   const toPortal: RemoteEvent[] = [];
   const remembered: [string, PortalKey][] = [];
+  const changes: RemoteChange[] = [];
   const ctx: DispatchContext = {
+    toPortalChange: async (change) => void changes.push(change),
+    botUserId: () => "900",
+    now: () => 1_700_000_000_000,
     ghostUserId: (id) => `@_discord_${id}:example.org`,
     toPortal: async (event) => {
       toPortal.push(event);
@@ -16,7 +20,7 @@ function recordingContext() {
     },
     rememberPortal: (roomId, key) => void remembered.push([roomId, key]),
   };
-  return { ctx, toPortal, remembered };
+  return { ctx, toPortal, remembered, changes };
 }
 
 describe("d2m dispatcher", () => {
@@ -28,9 +32,64 @@ describe("d2m dispatcher", () => {
     expect(remembered).toEqual([["!portal:example.org", "112760669178241024"]]);
   });
 
+  it("a reply names the message it answers; a forward does not", async () => {
+    const { ctx, toPortal } = recordingContext();
+    await dispatch(ctx, "MESSAGE_CREATE", { ...fixtures.plain, message_reference: { message_id: "1126405859034419222", channel_id: "112760669178241024", type: 0 } });
+    await dispatch(ctx, "MESSAGE_CREATE", { ...fixtures.bold, message_reference: { message_id: "1126405859034419221", channel_id: "112760669178241024", type: 1 } });
+    expect(toPortal[0]).toMatchObject({ replyTo: "1126405859034419222" });
+    expect(toPortal[1]).not.toHaveProperty("replyTo");
+  });
+
+  it("a message with only files is bridged, with each file's size, type and dimensions", async () => {
+    const { ctx, toPortal } = recordingContext();
+    const image = { id: "9", filename: "cat.png", content_type: "image/png", size: 1234, url: "https://cdn.discordapp.com/attachments/1/9/cat.png", proxy_url: "https://media.discordapp.net/x", width: 640, height: 480 };
+    const file = { id: "10", filename: "notes.txt", size: 5, url: "https://cdn.discordapp.com/attachments/1/10/notes.txt", proxy_url: "https://media.discordapp.net/y", width: null, height: null };
+    await dispatch(ctx, "MESSAGE_CREATE", { ...fixtures.plain, content: "", attachments: [image, file] });
+    expect(toPortal[0]?.attachments).toEqual([
+      { url: image.url, filename: "cat.png", mimetype: "image/png", size: 1234, width: 640, height: 480 },
+      { url: file.url, filename: "notes.txt", size: 5 },
+    ]);
+    expect(toPortal[0]?.content.body).toBe("");
+  });
+
+  it("MESSAGE_UPDATE with new text is an edit; an embed-only update is nothing", async () => {
+    const { ctx, changes } = recordingContext();
+    const edited = "2023-07-06T06:00:00.000000+00:00";
+    await dispatch(ctx, "MESSAGE_UPDATE", { ...fixtures.plain, content: "now **bold**", edited_timestamp: edited });
+    await dispatch(ctx, "MESSAGE_UPDATE", { id: fixtures.plain.id, channel_id: fixtures.plain.channel_id, embeds: [] });
+    expect(changes).toEqual([
+      {
+        kind: "edit",
+        portalKey: "112760669178241024",
+        sender: { id: fixtures.cadence.id, displayName: "Cadence" },
+        messageId: fixtures.plain.id,
+        editId: edited,
+        timestamp: Date.parse(edited),
+        content: { msgtype: "m.text", body: "now **bold**", format: "org.matrix.custom.html", formatted_body: "now <strong>bold</strong>" },
+      },
+    ]);
+  });
+
+  it("MESSAGE_DELETE, reactions and typing go to the portal; the bot's own reactions and typing do not", async () => {
+    const { ctx, changes } = recordingContext();
+    await dispatch(ctx, "MESSAGE_DELETE", { id: "5", channel_id: "1", guild_id: "2" });
+    const reaction = { user_id: "42", channel_id: "1", message_id: "5", emoji: { id: null, name: "👍" }, member: { user: { id: "42", username: "bob" }, nick: "Bobby" } };
+    await dispatch(ctx, "MESSAGE_REACTION_ADD", reaction);
+    await dispatch(ctx, "MESSAGE_REACTION_ADD", { ...reaction, user_id: "900" });
+    await dispatch(ctx, "MESSAGE_REACTION_REMOVE", { user_id: "42", channel_id: "1", message_id: "5", emoji: { id: "77", name: "party" } });
+    await dispatch(ctx, "TYPING_START", { channel_id: "1", user_id: "42", timestamp: 1 });
+    await dispatch(ctx, "TYPING_START", { channel_id: "1", user_id: "900", timestamp: 1 });
+    expect(changes).toEqual([
+      { kind: "delete", portalKey: "1", messageId: "5" },
+      { kind: "reaction", portalKey: "1", sender: { id: "42", displayName: "Bobby" }, messageId: "5", emoji: "👍", timestamp: 1_700_000_000_000 },
+      { kind: "reaction_remove", portalKey: "1", sender: { id: "42" }, messageId: "5", emoji: ":party:", timestamp: 1_700_000_000_000 },
+      { kind: "typing", portalKey: "1", sender: { id: "42" }, timeoutMs: 10_000 },
+    ]);
+  });
+
   it("ignores events it has no handler for, and messages without text", async () => {
     const { ctx, toPortal } = recordingContext();
-    await dispatch(ctx, "TYPING_START", { channel_id: "1", user_id: "2", timestamp: 0 });
+    await dispatch(ctx, "GUILD_CREATE", { id: "1" });
     await dispatch(ctx, "MESSAGE_CREATE", { ...fixtures.plain, content: "" });
     expect(toPortal).toEqual([]);
   });

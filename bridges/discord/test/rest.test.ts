@@ -45,4 +45,26 @@ describe("Discord REST client", () => {
     const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher });
     await expect(rest.createMessage("2", { content: "x" })).rejects.toThrow();
   });
+
+  it("edits, deletes and reacts with the documented routes; 204 answers carry nothing to read", async () => {
+    const { calls, fetcher } = fakeFetch([json(200, sent), new Response(null, { status: 204 }), new Response(null, { status: 204 }), new Response(null, { status: 204 })]);
+    const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher });
+    await rest.editMessage("2", "1", { content: "new" });
+    await rest.deleteMessage("2", "1");
+    await rest.addReaction("2", "1", "👍");
+    await rest.removeOwnReaction("2", "1", "👍");
+    expect(calls.map((c) => `${c.init?.method} ${c.url}`)).toEqual([
+      "PATCH https://d.test/channels/2/messages/1",
+      "DELETE https://d.test/channels/2/messages/1",
+      "PUT https://d.test/channels/2/messages/1/reactions/%F0%9F%91%8D/@me",
+      "DELETE https://d.test/channels/2/messages/1/reactions/%F0%9F%91%8D/@me",
+    ]);
+    expect(calls[0]!.init?.body).toBe(JSON.stringify({ content: "new" }));
+  });
+
+  it("a refused edit is an error (only the author may edit)", async () => {
+    const { fetcher } = fakeFetch([json(403, { message: "Cannot edit a message authored by another user", code: 50005 })]);
+    const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher });
+    await expect(rest.editMessage("2", "1", { content: "x" })).rejects.toMatchObject({ status: 403 });
+  });
 });

@@ -20,6 +20,8 @@ export interface QueueStatus {
   inFlight: { txnId: string; body: string } | null;
   attempts: number;
   nextTxnId: number;
+  /** Why the last attempt failed ("answered 503", "failed: ..."), null after a success. */
+  lastFailure: string | null;
 }
 
 /** Items per transaction: Synapse's limit, small enough for any appservice's body limit. */
@@ -98,6 +100,7 @@ export class AppserviceQueue extends DurableObject<Env> {
       inFlight: inFlight ? { txnId: inFlight.txn_id, body: inFlight.body } : null,
       attempts: Number(this.store.get("attempts") ?? "0"),
       nextTxnId: Number(this.store.get("next_txn_id") ?? "1"),
+      lastFailure: this.store.get("last_failure"),
     };
   }
 
@@ -123,6 +126,7 @@ export class AppserviceQueue extends DurableObject<Env> {
       this.ctx.storage.transactionSync(() => {
         this.sql.exec("DELETE FROM in_flight WHERE txn_id = ?", txn.txnId);
         this.store.set("attempts", "0");
+        this.store.set("last_failure", null);
       });
     }
     await this.ctx.storage.setAlarm(Date.now());
@@ -151,22 +155,44 @@ export class AppserviceQueue extends DurableObject<Env> {
     });
   }
 
-  /** PUT /_matrix/app/v1/transactions/{txnId}: true when the appservice took it (any 2xx). */
-  private async push(target: QueueTarget, txn: { txnId: string; body: string }): Promise<boolean> {
+  /**
+   * Whether `url` is on this Worker's own origin (PUBLIC_BASEURL): a built-in bridge, mounted under /_bridges/,
+   * whose transactions go through the Worker's own fetch handler (`ctx.exports.default`) without a network hop.
+   */
+  private isInternal(url: string): boolean {
     try {
-      const res = await fetch(`${target.url}/_matrix/app/v1/transactions/${encodeURIComponent(txn.txnId)}`, {
+      return new URL(url).origin === new URL(this.env.PUBLIC_BASEURL).origin;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * PUT /_matrix/app/v1/transactions/{txnId}: true when the appservice took it (any 2xx). The same request (txnId,
+   * body, hs_token, timeout) either way: over the network, or to the Worker itself for a built-in bridge.
+   */
+  private async push(target: QueueTarget, txn: { txnId: string; body: string }): Promise<boolean> {
+    const internal = this.isInternal(target.url);
+    try {
+      const request = new Request(`${target.url}/_matrix/app/v1/transactions/${encodeURIComponent(txn.txnId)}`, {
         method: "PUT",
         headers: { authorization: `Bearer ${target.hsToken}`, "content-type": "application/json" },
         body: txn.body,
         signal: AbortSignal.timeout(PUSH_TIMEOUT_MS),
       });
+      const res = internal ? await this.ctx.exports.default.fetch(request) : await fetch(request);
       await res.body?.cancel();
-      if (!res.ok) console.warn(`appservice transaction ${txn.txnId} to ${target.url} answered ${res.status}`);
+      if (!res.ok) this.failed(txn.txnId, target.url, `answered ${res.status}${internal ? " (internal)" : ""}`);
       return res.ok;
     } catch (err) {
-      console.warn(`appservice transaction ${txn.txnId} to ${target.url} failed: ${(err as Error).message}`);
+      this.failed(txn.txnId, target.url, `failed${internal ? " (internal)" : ""}: ${(err as Error).message}`);
       return false;
     }
+  }
+
+  private failed(txnId: string, url: string, why: string): void {
+    this.store.set("last_failure", why);
+    console.warn(`appservice transaction ${txnId} to ${url} ${why}`);
   }
 
   private maxRetryMs(): number {
