@@ -35,7 +35,7 @@ import { clientMedia, legacyMedia } from "./api/client/media";
 import { loadConfig } from "./config";
 import { authMetadataRoutes, oauth } from "./oauth";
 import { notFoundHandler, onError } from "./http/handlers";
-import { discordBridgeRoutes, startBridges } from "../../bridges";
+import { discordBridgeRoutes, slackBridgeRoutes, startBridges } from "../../bridges";
 import type { AppEnv } from "./http/types";
 
 /**
@@ -99,6 +99,7 @@ export function buildApp(): Hono<AppEnv> {
   app.route("/", oauth);
   app.route("/.well-known/matrix", wellKnown);
   app.route("/_bridges/discord", discordBridgeRoutes);
+  app.route("/_bridges/slack", slackBridgeRoutes);
   app.onError(onError);
   app.notFound(notFoundHandler(app));
   return app;

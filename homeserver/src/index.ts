@@ -5,7 +5,7 @@ export { RoomObject } from "./rooms/room-object";
 export { AppserviceQueue } from "./appservice/queue";
 export { SyncNotifier } from "./sync/notifier";
 export { UserKeys } from "./e2ee/user-keys";
-export { PortalObject, DiscordGatewayObject } from "../../bridges";
+export { PortalObject, DiscordGatewayObject, SlackBridgeObject } from "../../bridges";
 
 const app = buildApp();
 
