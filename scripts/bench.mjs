@@ -2,84 +2,22 @@
 // scenario after a warm-up, and prints a Markdown table of latency percentiles, throughput and the peak resident
 // memory of the local server's process tree. Writes the same numbers to bench-results/latest.json.
 import { execSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import path from "node:path";
-import { applyMigrations, root, startWorker, stopWorker } from "./worker.mjs";
+import { AppserviceReceiver, appserviceScenario, freePort } from "./bench/appservice.mjs";
+import { call as callApi, pool as load } from "./bench/client.mjs";
+import { removeDir, stopAndWait } from "./bench/lifecycle.mjs";
+import { keysClaim, mediaThroughput, toDeviceLatency } from "./bench/device-scenarios.mjs";
+import { row, summarize, treeRssKb } from "./bench/stats.mjs";
+import { initialAndIncrementalSync, slidingSync, syncWake } from "./bench/sync-scenarios.mjs";
+import { applyMigrations, root, startWorker } from "./worker.mjs";
 
 const quick = process.argv.includes("--quick");
 const scale = (n) => (quick ? Math.max(4, Math.ceil(n / 10)) : n);
 
-// ---- memory of the server's process tree (wrangler + workerd), sampled from /proc ----
-function treeRssKb(pid) {
-  let total = 0;
-  const children = new Map();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const status = readFileSync(`/proc/${entry}/status`, "utf8");
-      const ppid = Number(/PPid:\s+(\d+)/.exec(status)?.[1]);
-      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      children.set(Number(entry), { ppid, rss });
-    } catch {
-      // process ended while we looked
-    }
-  }
-  const stack = [pid];
-  while (stack.length) {
-    const p = stack.pop();
-    total += children.get(p)?.rss ?? 0;
-    for (const [child, info] of children) if (info.ppid === p) stack.push(child);
-  }
-  return total;
-}
-
-// ---- helpers ----
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-function summarize(name, samples, wallMs, note = "") {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    scenario: name,
-    n: samples.length,
-    p50_ms: +percentile(sorted, 50).toFixed(1),
-    p99_ms: +percentile(sorted, 99).toFixed(1),
-    max_ms: +sorted[sorted.length - 1].toFixed(1),
-    throughput_per_s: +((samples.length / wallMs) * 1000).toFixed(1),
-    note,
-  };
-}
-
 let base;
-async function call(method, p, { token, body } = {}) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${base}${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${p} -> ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-async function timed(fn) {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
-
-/** Runs `total` calls of `fn(i)` with `concurrency` in flight; returns per-call latencies and wall time. */
-async function load(total, concurrency, fn) {
-  const samples = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        const i = next++;
-        samples.push(await timed(() => fn(i)));
-      }
-    }),
-  );
-  return { samples, wallMs: performance.now() - t0 };
-}
+const call = (method, p, { token, body } = {}) => callApi(base, method, p, { token, body });
 
 let counter = 0;
 async function register() {
@@ -88,12 +26,29 @@ async function register() {
   return { username, token: res.access_token, userId: res.user_id };
 }
 
+/** Runs one scenario; if its feature is missing or broken, the table says "not run" with the reason instead. */
+async function attempt(names, fn) {
+  const t0 = performance.now();
+  try {
+    const rows = await fn();
+    console.error(`  ${names[0]}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return rows;
+  } catch (err) {
+    const reason = String(err?.message ?? err).split("\n")[0].slice(0, 160).replaceAll("|", "/");
+    console.error(`  ${names[0]}: not run: ${reason}`);
+    return names.map((name) => row(name, { n: 0, note: `not run: ${reason}` }));
+  }
+}
+
 // ---- scenarios ----
 async function main() {
+  const benchStart = performance.now();
   const persistTo = mkdtempSync(path.join(tmpdir(), "matrix-bench-"));
   applyMigrations(persistTo);
+  const receiver = new AppserviceReceiver({ port: await freePort() });
+  await receiver.start();
   const t0 = performance.now();
-  const worker = await startWorker({ port: 8790, inspectorPort: 9790, persistTo, vars: { RATE_LIMIT_ENABLED: "false" } });
+  const worker = await startWorker({ port: 8790, inspectorPort: 9790, persistTo, vars: { RATE_LIMIT_ENABLED: "false", APPSERVICES: receiver.registration() } });
   const coldStartMs = performance.now() - t0;
   base = worker.baseUrl;
   let peakKb = 0;
@@ -131,22 +86,25 @@ async function main() {
     const page = await load(scale(100), 1, () => call("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=50`, { token: user.token }));
     rows.push(summarize("/messages, 50 events back", page.samples, page.wallMs));
 
-    for (const name of [
-      "/sync wake latency",
-      "initial /sync 100 rooms x 50 events",
-      "incremental /sync",
-      "sliding sync first page (20 of 1,000 rooms)",
-      "to-device latency",
-      "keys/claim",
-      "media upload / download MB/s",
-      "appservice transaction latency",
-    ]) {
-      rows.push({ scenario: name, n: 0, p50_ms: "", p99_ms: "", max_ms: "", throughput_per_s: "", note: "not run: feature not built yet" });
-    }
+    const ctx = { base, quick, receiver };
+    rows.push(...(await attempt(["/sync wake latency"], () => syncWake(ctx))));
+    let seeded;
+    rows.push(
+      ...(await attempt(["initial /sync", "incremental /sync"], async () => {
+        seeded = await initialAndIncrementalSync(ctx);
+        return seeded.rows;
+      })),
+    );
+    rows.push(...(await attempt(["sliding sync first page", "sliding sync incremental"], () => slidingSync(ctx, seeded))));
+    rows.push(...(await attempt(["to-device latency"], () => toDeviceLatency(ctx))));
+    rows.push(...(await attempt(["keys/claim"], () => keysClaim(ctx))));
+    rows.push(...(await attempt(["media upload", "media download"], () => mediaThroughput(ctx))));
+    rows.push(...(await attempt(["appservice transaction latency", "appservice throughput"], () => appserviceScenario(ctx))));
   } finally {
     clearInterval(sampler);
-    stopWorker(worker.child);
-    rmSync(persistTo, { recursive: true, force: true });
+    await stopAndWait(worker.child);
+    await receiver.stop();
+    removeDir(persistTo);
   }
 
   const header = {
@@ -158,9 +116,10 @@ async function main() {
     git: safe(() => execSync("git rev-parse --short HEAD", { cwd: root }).toString().trim()),
     mode: quick ? "quick" : "full",
     peak_rss_mb: +(peakKb / 1024).toFixed(0),
+    duration_s: +((performance.now() - benchStart) / 1000).toFixed(0),
   };
   const columns = ["scenario", "n", "p50_ms", "p99_ms", "max_ms", "throughput_per_s", "note"];
-  console.log(`\nBenchmark ${header.date} · ${header.cores} cores (${header.cpu}) · Node ${header.node} · wrangler ${header.wrangler} · ${header.git} · ${header.mode}`);
+  console.log(`\nBenchmark ${header.date} · ${header.cores} cores (${header.cpu}) · Node ${header.node} · wrangler ${header.wrangler} · ${header.git} · ${header.mode} · ${header.duration_s} s`);
   console.log(`Peak resident memory of the local server process tree: ${header.peak_rss_mb} MB\n`);
   console.log(`| ${columns.join(" | ")} |`);
   console.log(`| ${columns.map(() => "---").join(" | ")} |`);

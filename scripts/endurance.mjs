@@ -1,0 +1,75 @@
+// `npm run test:endurance [-- --messages N]` (default 100,000; not in CI): N messages through one local Worker
+// (10 rooms, 20 clients sending while long-polling /sync), then the load checks. Samples the resident memory of
+// the server's process tree every second and says whether it stays flat.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { freePort } from "./bench/appservice.mjs";
+import { removeDir, stopAndWait } from "./bench/lifecycle.mjs";
+import { treeRssKb } from "./bench/stats.mjs";
+import { setupTraffic, verifyTraffic } from "./bench/traffic.mjs";
+import { applyMigrations, startWorker } from "./worker.mjs";
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const total = arg("messages", 100_000);
+const rooms = arg("rooms", 10);
+const clients = arg("clients", 20);
+const perClient = Math.ceil(total / clients);
+/** Growth of the late peak over the early peak (after warm-up) still called flat. */
+const FLAT_TOLERANCE = 0.15;
+
+const persistTo = mkdtempSync(path.join(tmpdir(), "matrix-endurance-"));
+applyMigrations(persistTo);
+const port = await freePort();
+const worker = await startWorker({ port, inspectorPort: await freePort(), persistTo, vars: { RATE_LIMIT_ENABLED: "false" } });
+const samples = [];
+let acked = 0;
+const t0 = performance.now();
+const sampler = setInterval(() => samples.push({ s: (performance.now() - t0) / 1000, acked, rssMb: treeRssKb(worker.child.pid) / 1024 }), 1_000);
+const failures = [];
+try {
+  const traffic = await setupTraffic(worker.baseUrl, { clients, rooms });
+  let lastReport = 0;
+  const sendStart = performance.now();
+  await traffic.send(perClient, {
+    onAck: () => {
+      acked++;
+      if (acked - lastReport >= total / 10) {
+        lastReport = acked;
+        const rss = samples.at(-1)?.rssMb ?? 0;
+        console.log(`${acked} acknowledged, ${((performance.now() - sendStart) / 1000).toFixed(0)} s, server RSS ${rss.toFixed(0)} MB`);
+      }
+    },
+  });
+  const sendS = (performance.now() - sendStart) / 1000;
+  await traffic.drain(120_000);
+  failures.push(...(await verifyTraffic(traffic)));
+  if (traffic.stats.retries) failures.push(`${traffic.stats.retries} requests failed and were retried (last: ${traffic.stats.lastError})`);
+  if (acked !== perClient * clients) failures.push(`${acked} of ${perClient * clients} messages acknowledged`);
+  console.log(`${acked} messages in ${sendS.toFixed(0)} s (${(acked / sendS).toFixed(0)}/s), ${traffic.stats.retries} retries${traffic.stats.retries ? ` (last: ${traffic.stats.lastError})` : ""}, ${traffic.stats.reloads} requests retried across wrangler dev reloads (source edits)`);
+} catch (err) {
+  failures.push(String(err?.stack ?? err));
+} finally {
+  clearInterval(sampler);
+  await stopAndWait(worker.child);
+  removeDir(persistTo);
+}
+
+// Peak RSS per tenth of the run; "flat" compares the last third's peak with the second tenth's (after warm-up).
+const sending = samples.filter((x) => x.acked > 0);
+const tenths = Array.from({ length: 10 }, (_, i) => sending.filter((x) => x.acked > (total * i) / 10 && x.acked <= (total * (i + 1)) / 10));
+const peak = (xs) => Math.max(0, ...xs.map((x) => x.rssMb));
+console.log("\n| progress | messages acknowledged | peak server RSS (MB) |\n| --- | --- | --- |");
+tenths.forEach((xs, i) => console.log(`| ${(i + 1) * 10}% | ${Math.round((total * (i + 1)) / 10)} | ${peak(xs).toFixed(0)} |`));
+const early = peak(tenths[1]);
+const late = peak(tenths.slice(7).flat());
+const growth = early > 0 ? late / early - 1 : 0;
+console.log(`\nPeak RSS ${peak(samples).toFixed(0)} MB; ${(growth * 100).toFixed(1)}% from the second tenth to the last three tenths: ${growth <= FLAT_TOLERANCE ? "flat" : "GROWING"} (tolerance ${FLAT_TOLERANCE * 100}%)`);
+if (failures.length) {
+  console.error(`FAIL (${failures.length}):\n  ${failures.slice(0, 30).join("\n  ")}`);
+  process.exit(1);
+}
+console.log("PASS: no errors; every acknowledged message seen exactly once by every member, in one order, and in /messages without gaps");
