@@ -19,8 +19,13 @@ interface HandOffPlan {
   aliasCandidates: string[];
 }
 
-/** The commit's plans wait in the room object's own SQLite until every queue has taken them. */
-const OUTBOX_TABLE = "CREATE TABLE IF NOT EXISTS appservice_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, plan TEXT NOT NULL)";
+/**
+ * The commits' plans wait in the room object's own SQLite until every queue has taken them. A plan is written
+ * before its D1 commit (`committed = 0`): the commit is a subrequest, which the object's output gate holds until
+ * that local write is durable, so no commit can exist without its plan, even if the process dies right after it.
+ */
+const OUTBOX_TABLE =
+  "CREATE TABLE IF NOT EXISTS appservice_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, plan TEXT NOT NULL, committed INTEGER NOT NULL DEFAULT 1)";
 
 /** Drains in progress, per room object (a RoomObject lives in one isolate, so module state is per object). */
 const drains = new Map<string, Promise<void>>();
@@ -43,37 +48,72 @@ function plan(appservices: readonly Appservice[], room: RoomView, events: RoomEv
 }
 
 /**
- * Output to appservices, called by the RoomObject after each commit. Decides now, from the room's current
- * state, who is interested in `events`, records that in the room object's storage (local, synchronous), and hands
- * it to the appservices' queues in the background, in commit order. The sender is never delayed; a hand-off cut
- * short (the object restarting, a queue unreachable) stays recorded and goes out, first, with the room's next
- * commit. A broken registry only logs (every request answers it anyway).
+ * Output to appservices, step 1, called by the RoomObject just before it commits `events`: decides from the room's
+ * state who is interested and records the plan, not yet committed. Returns the plan's row, or null when no
+ * appservice cares. A broken registry only logs (every request answers it anyway).
  */
-export function publishToAppservices(ctx: DurableObjectState, env: Env, room: RoomView, events: RoomEvent[]): void {
+export function planHandOff(ctx: DurableObjectState, env: Env, room: RoomView, events: RoomEvent[]): number | null {
   try {
     const appservices = loadAppservices(env).all.filter((as) => as.url !== null);
-    if (appservices.length === 0) return;
+    if (appservices.length === 0) return null;
     const owed = plan(appservices, room, events);
-    if (Object.keys(owed.wanted).length === 0 && owed.aliasCandidates.length === 0) return;
+    if (Object.keys(owed.wanted).length === 0 && owed.aliasCandidates.length === 0) return null;
     ctx.storage.sql.exec(OUTBOX_TABLE);
-    ctx.storage.sql.exec("INSERT INTO appservice_outbox (plan) VALUES (?)", JSON.stringify(owed));
-    const key = ctx.id.toString();
-    const next = (drains.get(key) ?? Promise.resolve())
-      .then(() => drain(ctx, env))
-      .catch((err: unknown) => console.error(`appservice hand-off for ${room.roomId} failed:`, err));
-    drains.set(key, next);
-    void next.finally(() => {
-      if (drains.get(key) === next) drains.delete(key);
-    });
-    ctx.waitUntil(next);
+    return ctx.storage.sql.exec<{ seq: number }>("INSERT INTO appservice_outbox (plan, committed) VALUES (?, 0) RETURNING seq", JSON.stringify(owed)).one().seq;
   } catch (err) {
     console.error("appservices not notified:", err);
+    return null;
   }
 }
 
-/** Hands every recorded plan over, oldest first; stops at the first failure so order is kept for the next try. */
+/**
+ * Step 2, after the commit: with `committed`, marks the plan committed and hands every committed plan to the
+ * appservices' queues in the background, in commit order (the sender is never delayed); without, drops it.
+ * A hand-off cut short (a queue unreachable) stays recorded and goes out, first, with the room's next commit.
+ */
+export function settleHandOff(ctx: DurableObjectState, env: Env, roomId: string, seq: number | null, committed: boolean): void {
+  if (seq === null) return;
+  if (!committed) {
+    ctx.storage.sql.exec("DELETE FROM appservice_outbox WHERE seq = ?", seq);
+    return;
+  }
+  ctx.storage.sql.exec("UPDATE appservice_outbox SET committed = 1 WHERE seq = ?", seq);
+  startDrain(ctx, env, roomId);
+}
+
+/**
+ * After a restart: plans written before a commit whose outcome the object never saw are kept if their events are
+ * in D1 (the commit happened) and dropped otherwise, then everything owed is handed over.
+ */
+export async function recoverHandOffs(ctx: DurableObjectState, env: Env, roomId: string): Promise<void> {
+  ctx.storage.sql.exec(OUTBOX_TABLE);
+  const open = ctx.storage.sql.exec<{ seq: number; plan: string }>("SELECT seq, plan FROM appservice_outbox WHERE committed = 0").toArray();
+  for (const row of open) {
+    const owed = JSON.parse(row.plan) as HandOffPlan;
+    const found = await getEventRows(env.DB, owed.eventIds.slice(0, 1));
+    if (found.length > 0) ctx.storage.sql.exec("UPDATE appservice_outbox SET committed = 1 WHERE seq = ?", row.seq);
+    else ctx.storage.sql.exec("DELETE FROM appservice_outbox WHERE seq = ?", row.seq);
+  }
+  if (ctx.storage.sql.exec("SELECT 1 FROM appservice_outbox LIMIT 1").toArray().length > 0) startDrain(ctx, env, roomId);
+}
+
+function startDrain(ctx: DurableObjectState, env: Env, roomId: string): void {
+  const key = ctx.id.toString();
+  const next = (drains.get(key) ?? Promise.resolve())
+    .then(() => drain(ctx, env))
+    .catch((err: unknown) => console.error(`appservice hand-off for ${roomId} failed:`, err));
+  drains.set(key, next);
+  void next.finally(() => {
+    if (drains.get(key) === next) drains.delete(key);
+  });
+  ctx.waitUntil(next);
+}
+
+/** Hands every committed plan over, oldest first; stops at the first failure so order is kept for the next try. */
 async function drain(ctx: DurableObjectState, env: Env): Promise<void> {
-  const rows = ctx.storage.sql.exec<{ seq: number; plan: string }>("SELECT seq, plan FROM appservice_outbox ORDER BY seq").toArray();
+  const rows = ctx.storage.sql
+    .exec<{ seq: number; plan: string }>("SELECT seq, plan FROM appservice_outbox WHERE committed = 1 ORDER BY seq")
+    .toArray();
   for (const row of rows) {
     await handOff(env, JSON.parse(row.plan) as HandOffPlan);
     ctx.storage.sql.exec("DELETE FROM appservice_outbox WHERE seq = ?", row.seq);

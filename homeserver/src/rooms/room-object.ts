@@ -11,7 +11,7 @@ import { redactEvent } from "./redaction";
 import { ROOM_VERSIONS, isSupportedRoomVersion } from "./room-versions";
 import { strippedState } from "./stripped-state";
 import { notifyUsers } from "../sync/notifier";
-import { publishToAppservices } from "../appservice/publish";
+import { planHandOff, recoverHandOffs, settleHandOff } from "../appservice/publish";
 import { pushRecipients } from "../push/room-push";
 import { preparePush } from "../services/push-delivery";
 import { type MemberPushSettings, pushSettingsOf } from "../services/push-rules";
@@ -75,7 +75,6 @@ export class RoomObject extends DurableObject<Env> {
       );
       this.room = room;
       this.wakeSyncs(room, built.map((b) => b.event), results);
-      publishToAppservices(this.ctx, this.env, room, built.map((b) => b.event));
       return { ok: true, value: results };
     });
   }
@@ -111,7 +110,6 @@ export class RoomObject extends DurableObject<Env> {
       apply(room, event);
       if (redaction) applyRedaction(room, redaction.targetEventId, redaction.redactedPdu);
       this.wakeSyncs(room, [event], [sent!]);
-      publishToAppservices(this.ctx, this.env, room, [event]);
       this.ctx.waitUntil(push.deliver());
       return { ok: true, value: sent! };
     });
@@ -167,7 +165,16 @@ export class RoomObject extends DurableObject<Env> {
     const perEvent = events.map((e) =>
       insertEventStatements(db, { eventId: e.event.event_id, roomId: room.roomId, pdu: e.event.pdu, unsigned: e.unsigned, txn: e.txn, redaction: e.redaction }),
     );
-    const results = await db.batch([...extra, ...perEvent.flat(), ...after]);
+    // Output to appservices is planned before the commit and released after it, so a crash in between loses nothing.
+    const handOff = planHandOff(this.ctx, this.env, room, events.map((e) => e.event));
+    let results: D1Result[];
+    try {
+      results = await db.batch([...extra, ...perEvent.flat(), ...after]);
+    } catch (err) {
+      settleHandOff(this.ctx, this.env, room.roomId, handOff, false);
+      throw err;
+    }
+    settleHandOff(this.ctx, this.env, room.roomId, handOff, true);
     // The first statement of each event's group is its INSERT into events: its rowid is the stream ordering.
     let index = extra.length;
     return events.map((e, i) => {
@@ -201,6 +208,8 @@ export class RoomObject extends DurableObject<Env> {
     const state = new Map<string, RoomEvent>();
     for (const r of stateRows) state.set(stateKeyOf(r.type, r.state_key!), toRoomEvent(r));
     this.room = { roomId, version: row.room_version, state, latest: latest && { event_id: latest.event_id, depth: latest.depth } };
+    // A fresh object (first use, or after a restart) settles the hand-offs a previous incarnation left open.
+    await recoverHandOffs(this.ctx, this.env, roomId);
     return this.room;
   }
 }

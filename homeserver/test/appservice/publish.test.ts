@@ -1,9 +1,15 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { publishToAppservices } from "../../src/appservice/publish";
+import { planHandOff, recoverHandOffs, settleHandOff } from "../../src/appservice/publish";
+import type { RoomView } from "../../src/appservice/interest";
 import type { RoomEvent } from "../../src/rooms/event-builder";
 import type { Pdu } from "../../src/rooms/pdu";
 import { call, registerUser, uniqueName } from "../helpers";
+
+/** What the RoomObject does around a successful commit. */
+function publishToAppservices(state: DurableObjectState, testEnv: Env, view: RoomView, events: RoomEvent[]): void {
+  settleHandOff(state, testEnv, view.roomId, planHandOff(state, testEnv, view, events), true);
+}
 
 /** An appservice interested in every room (room namespace `!.*`), pushing nowhere reachable. */
 function envWithAppservice(id: string, overrides: Partial<Env> = {}): Env {
@@ -78,5 +84,26 @@ describe("hand-off from a room to appservice queues", () => {
     expect(await queuedEventIds(asId, 2)).toEqual(events.map((e) => e.event_id));
     const drained = await runInDurableObject(object, (_, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM appservice_outbox").one().n);
     expect(drained).toBe(0);
+  });
+
+  it("drops the plan of a commit that failed, and recovers plans a crash left open", async () => {
+    const asId = uniqueName("pub");
+    const { roomId, events } = await roomWithMessages(2);
+    const object = env.ROOMS.get(env.ROOMS.idFromName(uniqueName("scratch")));
+    const testEnv = envWithAppservice(asId);
+    const ghost = { ...events[0]!, event_id: "$never-committed" };
+    const open = await runInDurableObject(object, (_, state) => {
+      // A commit that failed: its plan goes.
+      settleHandOff(state, testEnv, roomId, planHandOff(state, testEnv, { roomId, state: new Map() }, [ghost]), false);
+      // Two commits whose outcome the object never saw (it "died"): one whose events are in D1, one whose are not.
+      planHandOff(state, testEnv, { roomId, state: new Map() }, [events[0]!]);
+      planHandOff(state, testEnv, { roomId, state: new Map() }, [ghost]);
+      return state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM appservice_outbox").one().n;
+    });
+    expect(open).toBe(2);
+    await runInDurableObject(object, (_, state) => recoverHandOffs(state, testEnv, roomId));
+    expect(await queuedEventIds(asId, 1)).toEqual([events[0]!.event_id]);
+    const left = await runInDurableObject(object, (_, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM appservice_outbox").one().n);
+    expect(left).toBe(0);
   });
 });
