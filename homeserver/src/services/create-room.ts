@@ -44,19 +44,28 @@ export async function createRoom(env: Env, config: Config, requester: Requester,
   const alias = body.room_alias_name === undefined ? undefined : aliasFor(body.room_alias_name, config.SERVER_NAME);
   if (alias) checkAliasAllowed(env, requester, alias);
 
-  const create = await buildCreateEvent(env, config, requester.userId, version, body.creation_content ?? {}).catch((err: unknown) => {
-    if (err instanceof InvalidEvent) throw new MatrixError(err.status, err.errcode, err.message);
-    throw err;
-  });
-  const roomId = ROOM_VERSIONS[version].roomIdFromCreateEvent ? roomIdFromCreateEvent(create.event_id) : create.pdu.room_id!;
   const templates = await eventsAfterCreate(env, requester.userId, version, body, alias);
-
-  if (alias) await claimAlias(env.DB, alias, roomId, requester.userId);
-  try {
-    unwrap(await roomObject(env, roomId).createRoom(roomId, version, create, templates));
-  } catch (err) {
+  let roomId: string;
+  for (let attempt = 0; ; attempt++) {
+    const create = await buildCreateEvent(env, config, requester.userId, version, body.creation_content ?? {}, Date.now() + attempt).catch(
+      (err: unknown) => {
+        if (err instanceof InvalidEvent) throw new MatrixError(err.status, err.errcode, err.message);
+        throw err;
+      },
+    );
+    roomId = ROOM_VERSIONS[version].roomIdFromCreateEvent ? roomIdFromCreateEvent(create.event_id) : create.pdu.room_id!;
+    if (alias) await claimAlias(env.DB, alias, roomId, requester.userId);
+    const created = await roomObject(env, roomId)
+      .createRoom(roomId, version, create, templates)
+      .catch(async (err: unknown) => {
+        if (alias) await releaseAlias(env.DB, alias);
+        throw err;
+      });
+    if (created.ok) break;
     if (alias) await releaseAlias(env.DB, alias);
-    throw err;
+    // Identical create events (same creator and content in the same millisecond) hash to the same v12 room id:
+    // a later timestamp makes another room.
+    if (created.errcode !== "M_ROOM_IN_USE" || attempt >= 4) unwrap(created);
   }
   if (body.visibility === "public") await setRoomPublished(env.DB, roomId, true);
   return roomId;
@@ -67,7 +76,14 @@ function aliasFor(localpart: string, serverName: string): string {
   return `#${localpart}:${serverName}`;
 }
 
-async function buildCreateEvent(env: Env, config: Config, sender: string, version: RoomVersionId, creationContent: Record<string, unknown>) {
+async function buildCreateEvent(
+  env: Env,
+  config: Config,
+  sender: string,
+  version: RoomVersionId,
+  creationContent: Record<string, unknown>,
+  ts: number,
+) {
   const rules = ROOM_VERSIONS[version];
   const content: Record<string, unknown> = { ...creationContent, room_version: version };
   if (rules.createContentHasCreator) content["creator"] = sender;
@@ -81,7 +97,7 @@ async function buildCreateEvent(env: Env, config: Config, sender: string, versio
       prev: null,
       serverName: config.SERVER_NAME,
       key,
-      ts: Date.now(),
+      ts,
     },
     { type: "m.room.create", state_key: "", sender, content },
   );

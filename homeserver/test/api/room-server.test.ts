@@ -223,3 +223,14 @@ describe("regressions found by the fuzz test", () => {
     expectError(create, 400, "M_BAD_JSON");
   });
 });
+
+describe("room ids", () => {
+  it("gives identical rooms created in the same millisecond distinct v12 ids", async () => {
+    const alice = await registerUser("twins");
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => call("POST", "/_matrix/client/v3/createRoom", { token: alice.accessToken, body: { name: "twin" } })),
+    );
+    expect(results.map((res) => res.status)).toEqual(Array(8).fill(200));
+    expect(new Set(results.map((res) => res.body["room_id"])).size).toBe(8);
+  });
+});
