@@ -26,7 +26,23 @@ export async function toDeviceLatency({ base, quick }) {
     }
     samples.push(performance.now() - start);
   }
-  return [summarize("to-device latency (send start -> recipient's long-poll returns it)", samples, performance.now() - t0)];
+  const latency = summarize("to-device latency (send start -> recipient's long-poll returns it)", samples, performance.now() - t0);
+
+  // A burst: A sends many messages (16 requests in flight) while B syncs; throughput is messages B received per second.
+  const burst = quick ? 100 : 500;
+  const burstStart = performance.now();
+  const sent = pool(burst, 16, (i) => a.sendToDevice("org.example.burst", { [b.userId]: { [b.deviceId]: { n: i } } }));
+  const seen = new Set();
+  while (seen.size < burst) {
+    const res = await b.sync({ since, timeout: 5_000 });
+    since = res.next_batch;
+    for (const e of res.to_device?.events ?? []) if (e.type === "org.example.burst") seen.add(e.content.n);
+  }
+  const r = await sent;
+  const wallMs = performance.now() - burstStart;
+  const throughput = summarize(`to-device burst, ${burst} messages (16 sends in flight)`, r.samples, wallMs, `all ${burst} received once in ${(wallMs / 1000).toFixed(1)} s; p50/p99 = send latency`);
+  throughput.throughput_per_s = +((burst / wallMs) * 1000).toFixed(1);
+  return [latency, throughput];
 }
 
 const unpadded = (buf) => buf.toString("base64").replace(/=+$/, "");
@@ -72,7 +88,14 @@ export async function keysClaim({ base, quick }) {
     if (claimed.has(keys[0])) throw new Error(`key ${keys[0]} handed out twice`);
     claimed.add(keys[0]);
   });
-  return [summarize("keys/claim (one signed_curve25519 key)", r.samples, r.wallMs, `${n} distinct keys claimed`)];
+  const q = await pool(n, 1, async () => {
+    const res = await a.call("POST", "/_matrix/client/v3/keys/query", { device_keys: { [b.userId]: [] } });
+    if (!res.device_keys?.[b.userId]?.[b.deviceId]) throw new Error(`query answered ${JSON.stringify(res)}`);
+  });
+  return [
+    summarize("keys/claim (one signed_curve25519 key)", r.samples, r.wallMs, `${n} distinct keys claimed`),
+    summarize("keys/query (one user, one device)", q.samples, q.wallMs),
+  ];
 }
 
 /** Upload then authenticated download of a 10 MB file, a few times; MB/s from the median run. */
