@@ -1,3 +1,4 @@
+import { type HtmlElement, type HtmlNode, attribute, parseHtml, textOf } from "../../core/matrix/html";
 import type { MatrixMessageContent } from "../../core/network";
 
 /**
@@ -9,57 +10,13 @@ import type { MatrixMessageContent } from "../../core/network";
 /** The Slack user behind a Matrix user id, when it is one of our ghosts. */
 export type GhostResolver = (matrixUserId: string) => string | undefined;
 
-const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: "\u00a0" };
-
-function decodeEntities(text: string): string {
-  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
-    if (/^#x/i.test(name)) return String.fromCodePoint(parseInt(name.slice(2), 16));
-    if (name.startsWith("#")) return String.fromCodePoint(parseInt(name.slice(1), 10));
-    return ENTITIES[name.toLowerCase()] ?? whole;
-  });
-}
-
 /** Slack's escaping of message text: only &, < and >. */
 export function escapeSlack(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
-interface Element {
-  tag: string;
-  attrs: string;
-  children: HtmlNode[];
-}
-type HtmlNode = Element | string;
-
-const VOID_TAGS = new Set(["br", "hr", "img"]);
-
-/** Builds a tree from the small HTML subset Matrix clients send; unknown or unbalanced tags are tolerated. */
-function parseHtml(html: string): Element {
-  const root: Element = { tag: "", attrs: "", children: [] };
-  const open: Element[] = [root];
-  for (const m of html.matchAll(/<(\/?)([a-zA-Z][\w-]*)([^>]*)>|([^<]+|<)/g)) {
-    const parent = open[open.length - 1] ?? root;
-    const [, slash, name, attrs = "", text] = m;
-    if (text !== undefined) {
-      parent.children.push(decodeEntities(text));
-      continue;
-    }
-    const tag = (name ?? "").toLowerCase();
-    if (slash) {
-      const at = open.map((e) => e.tag).lastIndexOf(tag);
-      if (at > 0) open.length = at;
-      continue;
-    }
-    const element: Element = { tag, attrs, children: [] };
-    parent.children.push(element);
-    if (!VOID_TAGS.has(tag) && !attrs.trim().endsWith("/")) open.push(element);
-  }
-  return root;
-}
-
-function href(element: Element): string {
-  const m = /href\s*=\s*(?:"([^"]*)"|'([^']*)')/i.exec(element.attrs);
-  return m ? decodeEntities(m[1] ?? m[2] ?? "") : "";
+function href(element: HtmlElement): string {
+  return attribute(element, "href") ?? "";
 }
 
 function safeDecode(text: string): string {
@@ -70,7 +27,6 @@ function safeDecode(text: string): string {
   }
 }
 
-const plainText = (node: HtmlNode): string => (typeof node === "string" ? node : node.children.map(plainText).join(""));
 
 const MARKERS: Record<string, string> = { strong: "*", b: "*", em: "_", i: "_", del: "~", s: "~", strike: "~" };
 
@@ -91,16 +47,16 @@ function toMrkdwn(node: HtmlNode, ghosts: GhostResolver): string {
     case "div":
       return `${inner()}\n`;
     case "code":
-      return `\`${escapeSlack(plainText(node))}\``;
+      return `\`${escapeSlack(textOf(node))}\``;
     case "pre":
-      return `\`\`\`\n${escapeSlack(plainText(node).replace(/\n$/, ""))}\n\`\`\`\n`;
+      return `\`\`\`\n${escapeSlack(textOf(node).replace(/\n$/, ""))}\n\`\`\`\n`;
     case "blockquote":
       return `${inner().replace(/\n+$/, "").split("\n").map((line) => `> ${line}`).join("\n")}\n`;
     case "li":
       return `• ${inner()}\n`;
     case "a": {
       const url = href(node);
-      const text = plainText(node);
+      const text = textOf(node);
       const pill = /^https:\/\/matrix\.to\/#\/((?:@|%40)[^?/]+)/.exec(url);
       if (pill) {
         // A pill: a Slack mention when it is one of our ghosts, else just the name (a link to matrix.to helps no one on Slack).
