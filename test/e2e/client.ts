@@ -1,5 +1,5 @@
 import { inject } from "vitest";
-import { type MatrixClient, createClient } from "matrix-js-sdk";
+import { ClientEvent, type MatrixClient, SyncState, createClient } from "matrix-js-sdk";
 import { logger } from "matrix-js-sdk/lib/logger.js";
 import { specAvailable, specUnavailableReason, validateResponse } from "../support/openapi";
 
@@ -51,4 +51,22 @@ export async function api(method: string, path: string, opts: { token?: string; 
     console.log(`OpenAPI validation skipped: ${specUnavailableReason}`);
   }
   return res;
+}
+
+/** Starts the SDK's sync loop and resolves once its first sync has been processed (PREPARED); rejects on a sync error. */
+export async function syncUntilPrepared(client: MatrixClient, initialSyncLimit = 10): Promise<void> {
+  const prepared = new Promise<void>((resolve, reject) => {
+    const onSync = (state: SyncState) => {
+      if (state === SyncState.Prepared) {
+        client.off(ClientEvent.Sync, onSync);
+        resolve();
+      } else if (state === SyncState.Error) {
+        client.off(ClientEvent.Sync, onSync);
+        reject(new Error("sync failed before PREPARED"));
+      }
+    };
+    client.on(ClientEvent.Sync, onSync);
+  });
+  await client.startClient({ initialSyncLimit });
+  await prepared;
 }

@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { APIUser } from "discord-api-types/v10";
-import { ClientEvent, EventType, type MatrixClient, type MatrixEvent, MsgType, RelationType, type Room, SyncState, createClient } from "matrix-js-sdk";
+import { EventType, type MatrixClient, type MatrixEvent, MsgType, RelationType, type Room, createClient } from "matrix-js-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeDiscord } from "./fake-discord";
+import { syncUntilPrepared } from "./client";
 import { freePort } from "./global-setup";
 // @ts-expect-error: plain ESM helper shared with `npm start` and the benchmark
 import { applyMigrations, startWorker, stopWorker } from "../../scripts/worker.mjs";
@@ -94,17 +95,7 @@ beforeAll(async () => {
   });
   const session = (await res.json()) as { access_token: string; user_id: string; device_id: string };
   person = createClient({ baseUrl: worker.baseUrl, accessToken: session.access_token, userId: session.user_id, deviceId: session.device_id });
-  const synced = new Promise<void>((resolve) => {
-    const onSync = (state: SyncState) => {
-      if (state === SyncState.Prepared) {
-        person.off(ClientEvent.Sync, onSync);
-        resolve();
-      }
-    };
-    person.on(ClientEvent.Sync, onSync);
-  });
-  await person.startClient({ initialSyncLimit: 20 });
-  await synced;
+  await syncUntilPrepared(person, 20);
 }, 120_000);
 
 afterAll(async () => {

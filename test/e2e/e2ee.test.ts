@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ClientEvent, type MatrixClient, type MatrixEvent, MatrixEventEvent, type Room, RoomEvent, SyncState } from "matrix-js-sdk";
+import { type MatrixClient, type MatrixEvent, MatrixEventEvent, type Room, RoomEvent, SyncState } from "matrix-js-sdk";
 import { createClient } from "matrix-js-sdk";
 import { CryptoEvent, type ShowSasCallbacks, VerificationPhase, type VerificationRequest, VerifierEvent } from "matrix-js-sdk/lib/crypto-api/index.js";
-import { anonymousClient, api, baseUrl, raw, registeredClient } from "./client";
+import { anonymousClient, api, baseUrl, raw, registeredClient, syncUntilPrepared } from "./client";
 
 const running: MatrixClient[] = [];
 
@@ -33,17 +33,7 @@ async function secondDevice(username: string, password: string, secretStorageKey
 async function startCrypto(client: MatrixClient): Promise<MatrixClient> {
   await client.initRustCrypto({ useIndexedDB: false });
   running.push(client);
-  const prepared = new Promise<void>((resolve, reject) => {
-    const onSync = (state: SyncState) => {
-      if (state === SyncState.Prepared) {
-        client.off(ClientEvent.Sync, onSync);
-        resolve();
-      } else if (state === SyncState.Error) reject(new Error("sync failed before PREPARED"));
-    };
-    client.on(ClientEvent.Sync, onSync);
-  });
-  await client.startClient({ initialSyncLimit: 10 });
-  await prepared;
+  await syncUntilPrepared(client);
   return client;
 }
 

@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ClientEvent, type MatrixClient, MsgType, NotificationCountType, SyncState } from "matrix-js-sdk";
-import { api, registeredClient } from "./client";
+import { api, registeredClient, syncUntilPrepared } from "./client";
 
 const r = encodeURIComponent;
 const running: MatrixClient[] = [];
@@ -11,18 +11,10 @@ afterEach(() => {
   for (const client of running.splice(0)) client.stopClient();
 });
 
+/** Starts the SDK's sync loop (stopped after the tests) and waits for its first sync. */
 async function startSyncing(client: MatrixClient): Promise<void> {
   running.push(client);
-  const prepared = new Promise<void>((resolve) => {
-    const onSync = (state: SyncState) => {
-      if (state !== SyncState.Prepared) return;
-      client.off(ClientEvent.Sync, onSync);
-      resolve();
-    };
-    client.on(ClientEvent.Sync, onSync);
-  });
-  await client.startClient({ initialSyncLimit: 10 });
-  await prepared;
+  await syncUntilPrepared(client);
 }
 
 /** Resolves once the SDK's count for `roomId` (from /sync) reaches `total` notifications and `highlight` highlights. */

@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ClientEvent, type MatrixClient, type MatrixEvent, type Room, SyncState, createClient } from "matrix-js-sdk";
+import { type MatrixClient, type MatrixEvent, type Room, createClient } from "matrix-js-sdk";
 import { logger } from "matrix-js-sdk/lib/logger.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "./fake-slack";
+import { syncUntilPrepared } from "./client";
 import { freePort } from "./global-setup";
 // @ts-expect-error: plain ESM helper shared with `npm start` and the benchmark
 import { applyMigrations, startWorker, stopWorker } from "../../scripts/worker.mjs";
@@ -109,17 +110,7 @@ beforeAll(async () => {
   });
   const session = (await res.json()) as { access_token: string; user_id: string; device_id: string };
   person = createClient({ baseUrl: worker.baseUrl, accessToken: session.access_token, userId: session.user_id, deviceId: session.device_id });
-  const synced = new Promise<void>((resolve) => {
-    const onSync = (state: SyncState) => {
-      if (state === SyncState.Prepared) {
-        person.off(ClientEvent.Sync, onSync);
-        resolve();
-      }
-    };
-    person.on(ClientEvent.Sync, onSync);
-  });
-  await person.startClient({ initialSyncLimit: 20 });
-  await synced;
+  await syncUntilPrepared(person, 20);
 }, 120_000);
 
 afterAll(async () => {

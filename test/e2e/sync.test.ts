@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ClientEvent, type MatrixClient, type MatrixEvent, type Room, RoomEvent, SyncState } from "matrix-js-sdk";
-import { api, raw, registeredClient } from "./client";
+import { api, raw, registeredClient, syncUntilPrepared } from "./client";
 
 const r = encodeURIComponent;
 const running: MatrixClient[] = [];
@@ -9,22 +9,10 @@ afterEach(() => {
   for (const client of running.splice(0)) client.stopClient();
 });
 
-/** Starts the SDK's sync loop and resolves once the first sync has been processed (PREPARED). */
+/** Starts the SDK's sync loop (stopped after the tests) and waits for its first sync. */
 async function startSyncing(client: MatrixClient): Promise<void> {
   running.push(client);
-  const prepared = new Promise<void>((resolve, reject) => {
-    const onSync = (state: SyncState) => {
-      if (state === SyncState.Prepared) {
-        client.off(ClientEvent.Sync, onSync);
-        resolve();
-      } else if (state === SyncState.Error) {
-        reject(new Error("sync failed before PREPARED"));
-      }
-    };
-    client.on(ClientEvent.Sync, onSync);
-  });
-  await client.startClient({ initialSyncLimit: 10 });
-  await prepared;
+  await syncUntilPrepared(client);
 }
 
 /** Resolves with the first live timeline event in `roomId` matching `test`; set up before the action that causes it. */
