@@ -6,6 +6,8 @@ export interface MatrixMessageContent {
   body: string;
   format?: "org.matrix.custom.html";
   formatted_body?: string;
+  /** Who the message pings (ghosts of mentioned remote users, the person), and whether it pings the room. */
+  "m.mentions"?: { user_ids?: string[]; room?: boolean };
 }
 
 /** A file on the remote network: downloaded by the portal and uploaded to the media repository as the sender. */
@@ -22,6 +24,8 @@ export interface RemoteAttachment {
 export interface RemoteSender {
   id: RemoteUserId;
   displayName: string;
+  /** The remote avatar's URL: downloaded once per distinct URL and set as the ghost's avatar_url. */
+  avatarUrl?: string;
 }
 
 /**
@@ -41,6 +45,8 @@ export interface RemoteMessage {
   replyTo?: RemoteMessageId;
   /** Files sent with the message: one event each after the text (parts 1..n; part 0 is the text, when there is any). */
   attachments?: RemoteAttachment[];
+  /** The remote thread's root message: every part becomes `rel_type: m.thread` of the root's Matrix event. */
+  threadRoot?: RemoteMessageId;
 }
 
 /** Every kind of remote event that creates a message. */
@@ -96,6 +102,22 @@ export type RemoteChange = RemoteEdit | RemoteDeletion | RemoteReaction | Remote
 export interface ChatInfo {
   name: string;
   topic?: string;
+  /** The chat's icon URL: downloaded and set as the room's m.room.avatar. */
+  avatarUrl?: string;
+  /** A one-to-one or group DM: created with `is_direct`, so the person's client lists it under people. */
+  isDirect?: boolean;
+  /** The remote server / workspace the chat belongs to: its space gets this room as a child. */
+  space?: SpaceInfo;
+}
+
+/** A remote server or workspace: one Matrix space (a room of type m.space) holding its chats' rooms. */
+export interface SpaceInfo {
+  key: PortalKey;
+  name: string;
+  topic?: string;
+  avatarUrl?: string;
+  /** m.space.child `order` of this chat in the space (e.g. category then position). */
+  order?: string;
 }
 
 /** A message a Matrix user sent in a portal room, as the connector receives it. */
@@ -108,6 +130,20 @@ export interface MatrixMessage {
   replyToEventId?: string;
   /** That event's remote message, filled in by the portal when it is mapped. */
   replyTo?: RemoteMessageId;
+  /** The thread root event (`rel_type: m.thread`), as the connector receives it. */
+  threadRootEventId?: string;
+  /** That root's remote message, filled in by the portal when it is mapped. */
+  threadRoot?: RemoteMessageId;
+  /** An m.image / m.video / m.audio / m.file: the portal downloads it (as the bot) and fills in `bytes`. */
+  media?: MatrixMedia;
+}
+
+/** A file the person sent from Matrix. `content.body` is its caption or file name. */
+export interface MatrixMedia {
+  mxc: string;
+  filename: string;
+  mimetype?: string;
+  bytes?: ArrayBuffer;
 }
 
 /** A change the person made in a portal room to a bridged message: an edit, a reaction, or a redaction. */
@@ -139,6 +175,13 @@ export interface RedactionHandlingNetworkApi extends NetworkApi {
 export interface TypingHandlingNetworkApi extends NetworkApi {
   handleMatrixTyping(key: PortalKey, typing: boolean): Promise<void>;
 }
+export interface ReadReceiptHandlingNetworkApi extends NetworkApi {
+  handleMatrixReadReceipt(key: PortalKey, target: RemoteMessageId): Promise<void>;
+}
+/** Backfill and gap fill: the chat's messages after `after` (null: the newest `limit`), oldest first. */
+export interface BackfillingNetworkApi extends NetworkApi {
+  fetchMessages(key: PortalKey, after: RemoteMessageId | null, limit: number): Promise<RemoteMessage[]>;
+}
 
 const hasMethod = (api: NetworkApi, name: string): boolean => typeof (api as unknown as Record<string, unknown>)[name] === "function";
 export const canEdit = (api: NetworkApi): api is EditHandlingNetworkApi => hasMethod(api, "handleMatrixEdit");
@@ -146,6 +189,8 @@ export const canReact = (api: NetworkApi): api is ReactionHandlingNetworkApi => 
 export const canUnreact = (api: NetworkApi): api is ReactionRemovingNetworkApi => hasMethod(api, "handleMatrixReactionRemove");
 export const canRedact = (api: NetworkApi): api is RedactionHandlingNetworkApi => hasMethod(api, "handleMatrixRedaction");
 export const canType = (api: NetworkApi): api is TypingHandlingNetworkApi => hasMethod(api, "handleMatrixTyping");
+export const canMarkRead = (api: NetworkApi): api is ReadReceiptHandlingNetworkApi => hasMethod(api, "handleMatrixReadReceipt");
+export const canBackfill = (api: NetworkApi): api is BackfillingNetworkApi => hasMethod(api, "fetchMessages");
 
 /** How a bridge appears on Matrix: its appservice identity and who it bridges for. */
 export interface BridgeIdentity {
