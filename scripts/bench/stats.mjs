@@ -22,8 +22,12 @@ export function row(scenario, fields) {
   return { scenario, n: "", p50_ms: "", p99_ms: "", max_ms: "", throughput_per_s: "", note: "", ...fields };
 }
 
-/** Resident memory (kB) of `pid` and all its descendants. */
-export function treeRssKb(pid) {
+/**
+ * Resident memory (kB) of `pid` and all its descendants: `VmRSS` (everything), or one part of it: `RssAnon` (heaps:
+ * what the JavaScript and workerd allocate) or `RssFile` (mapped files, e.g. the local SQLite databases' pages).
+ */
+export function treeRssKb(pid, field = "VmRSS") {
+  const pattern = new RegExp(`${field}:\\s+(\\d+)`);
   const procs = new Map();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -31,7 +35,7 @@ export function treeRssKb(pid) {
       const status = readFileSync(`/proc/${entry}/status`, "utf8");
       procs.set(Number(entry), {
         ppid: Number(/PPid:\s+(\d+)/.exec(status)?.[1]),
-        rss: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0),
+        rss: Number(pattern.exec(status)?.[1] ?? 0),
       });
     } catch {
       // the process ended while we looked
