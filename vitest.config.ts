@@ -18,6 +18,18 @@ export default defineConfig({
                 RATE_LIMIT_ENABLED: "false",
                 REGISTRATION_TOKEN: "test-registration-token",
                 FUZZ_SEED: process.env["FUZZ_SEED"] ?? "20261126",
+                // The bridge core's tests (bridges/core/test): a connector "testnet" with no push url.
+                APPSERVICES: JSON.stringify([
+                  {
+                    id: "testnet",
+                    url: null,
+                    as_token: "testnet-as-token",
+                    hs_token: "testnet-hs-token",
+                    sender_localpart: "_testnet_bot",
+                    rate_limited: false,
+                    namespaces: { users: [{ exclusive: true, regex: "@_testnet_.*:localhost:8787" }] },
+                  },
+                ]),
               },
             },
           }),

@@ -138,7 +138,7 @@ export interface MatrixMessage {
   media?: MatrixMedia;
 }
 
-/** A file the person sent from Matrix. `content.body` is its caption or file name. */
+/** A file the person sent from Matrix. The message's `content` is its caption (body "" when there is none). */
 export interface MatrixMedia {
   mxc: string;
   filename: string;
@@ -178,6 +178,10 @@ export interface TypingHandlingNetworkApi extends NetworkApi {
 export interface ReadReceiptHandlingNetworkApi extends NetworkApi {
   handleMatrixReadReceipt(key: PortalKey, target: RemoteMessageId): Promise<void>;
 }
+/** Downloads a remote file (attachment, avatar) itself, e.g. with the network's credentials; without it, a plain fetch. */
+export interface MediaDownloadingNetworkApi extends NetworkApi {
+  downloadRemoteMedia(url: string): Promise<Response>;
+}
 /** Backfill and gap fill: the chat's messages after `after` (null: the newest `limit`), oldest first. */
 export interface BackfillingNetworkApi extends NetworkApi {
   fetchMessages(key: PortalKey, after: RemoteMessageId | null, limit: number): Promise<RemoteMessage[]>;
@@ -191,6 +195,7 @@ export const canRedact = (api: NetworkApi): api is RedactionHandlingNetworkApi =
 export const canType = (api: NetworkApi): api is TypingHandlingNetworkApi => hasMethod(api, "handleMatrixTyping");
 export const canMarkRead = (api: NetworkApi): api is ReadReceiptHandlingNetworkApi => hasMethod(api, "handleMatrixReadReceipt");
 export const canBackfill = (api: NetworkApi): api is BackfillingNetworkApi => hasMethod(api, "fetchMessages");
+export const canDownloadMedia = (api: NetworkApi): api is MediaDownloadingNetworkApi => hasMethod(api, "downloadRemoteMedia");
 
 /** How a bridge appears on Matrix: its appservice identity and who it bridges for. */
 export interface BridgeIdentity {
@@ -206,6 +211,10 @@ export interface BridgeIdentity {
   owner: string;
   /** For m.bridge / uk.half-shot.bridge state. */
   protocol: { id: string; displayname: string };
+  /** How many recent messages a new portal room starts with (fetchMessages); 0 or absent: none. */
+  backfillLimit?: number;
+  /** The largest file carried either way, in bytes (the network's own limit); at most, and by default, 50 MB. */
+  maxMediaBytes?: number;
 }
 
 /** A network's connector (bridgev2's NetworkConnector): configuration, and an API for the configured login. */

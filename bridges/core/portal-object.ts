@@ -1,29 +1,32 @@
 import { DurableObject } from "cloudflare:workers";
 import { connectorFor } from "./connectors";
-import type { PortalKey } from "./ids";
+import { TooLargeError } from "./download";
+import { type PortalKey, remoteMessageId } from "./ids";
 import { homeserverFetch } from "./matrix/homeserver";
-import { MatrixIntent } from "./matrix/intent";
-import { mediaContent } from "./matrix/media";
-import { remoteMessageId } from "./ids";
 import {
-  type BridgeIdentity,
+  type ChatInfo,
   type MatrixChange,
   type MatrixMessage,
-  type NetworkConnector,
   type RemoteActor,
-  type RemoteAttachment,
   type RemoteChange,
   type RemoteEvent,
+  type SpaceInfo,
+  canBackfill,
   canEdit,
+  canMarkRead,
   canReact,
   canRedact,
+  canType,
   canUnreact,
 } from "./network";
+import { type Bridge, bridgeFor } from "./portal/bridge";
+import { relatesTo } from "./portal/relations";
+import { attachmentContent, uploadImage } from "./portal/remote-media";
+import { portalRoomRequest, spaceChildContent, spaceRoomRequest } from "./portal/rooms";
+import { portalStub } from "./portals";
 import { MetaTable, SerialQueue, ensureSchema } from "../../homeserver/src/util/durable-sqlite";
 
-const SCHEMA_VERSION = 2;
-/** Largest remote file brought into the media repository (read into memory on the way). */
-const MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024;
+const SCHEMA_VERSION = 3;
 
 /** One row of the message map: a remote message (part) and the Matrix event that carries it. */
 export interface MessageMapRow {
@@ -33,6 +36,8 @@ export interface MessageMapRow {
   roomId: string;
   /** "remote": bridged from the network; "matrix": sent from Matrix (its echo must not come back). */
   origin: "remote" | "matrix";
+  /** The remote thread root this message belongs to, if any. */
+  threadRoot: string | null;
 }
 
 /** One row of the reaction map: who reacted to which remote message with what, and the m.reaction event. */
@@ -49,7 +54,7 @@ export interface ReactionMapRow {
 export interface RemoteEventResult {
   roomId: string;
   eventId: string;
-  /** True when the remote message was already bridged (our own echo, or a redelivery): nothing was sent. */
+  /** True when the message was already bridged (our own echo, a redelivery, or the backfill that opened the room). */
   duplicate: boolean;
 }
 
@@ -71,17 +76,22 @@ export class PortalObject extends DurableObject<Env> {
   }
 
   private migrate(): void {
-    ensureSchema(this.store, SCHEMA_VERSION, () => {
-      this.sql.exec(`
-        CREATE TABLE IF NOT EXISTS message_map (
-          remote_id TEXT NOT NULL, part INTEGER NOT NULL, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
-          origin TEXT NOT NULL, PRIMARY KEY (remote_id, part));
-        CREATE TABLE IF NOT EXISTS ghosts (user_id TEXT PRIMARY KEY, displayname TEXT NOT NULL, joined INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS reaction_map (
-          remote_id TEXT NOT NULL, sender TEXT NOT NULL, emoji TEXT NOT NULL, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
-          origin TEXT NOT NULL, PRIMARY KEY (remote_id, sender, emoji));
-      `);
-    });
+    this.ctx.storage.transactionSync(() =>
+      ensureSchema(this.store, SCHEMA_VERSION, () => {
+        const from = Number(this.store.get("schema_version") ?? "0");
+        this.sql.exec(`
+          CREATE TABLE IF NOT EXISTS message_map (
+            remote_id TEXT NOT NULL, part INTEGER NOT NULL, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
+            origin TEXT NOT NULL, PRIMARY KEY (remote_id, part));
+          CREATE TABLE IF NOT EXISTS ghosts (user_id TEXT PRIMARY KEY, displayname TEXT NOT NULL, joined INTEGER NOT NULL);
+          CREATE TABLE IF NOT EXISTS reaction_map (
+            remote_id TEXT NOT NULL, sender TEXT NOT NULL, emoji TEXT NOT NULL, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
+            origin TEXT NOT NULL, PRIMARY KEY (remote_id, sender, emoji));
+        `);
+        // Version 3: a ghost's avatar source URL (uploaded once per URL), a message's thread root.
+        if (from < 3) this.sql.exec("ALTER TABLE ghosts ADD COLUMN avatar_source TEXT; ALTER TABLE message_map ADD COLUMN thread_root TEXT;");
+      }),
+    );
   }
 
   /**
@@ -89,59 +99,77 @@ export class PortalObject extends DurableObject<Env> {
    * (part 0, when there is any) and each attachment (parts 1..n), each part once.
    */
   async handleRemoteEvent(networkId: string, event: RemoteEvent): Promise<RemoteEventResult> {
-    return this.queue.run(async () => {
-      const done = this.rows("SELECT * FROM message_map WHERE remote_id = ? ORDER BY part", event.messageId);
-      const attachments = event.attachments ?? [];
-      const parts = (event.content.body !== "" ? [0] : []).concat(attachments.map((_, i) => i + 1));
-      const first = done[0];
-      if (first && parts.every((p) => done.some((d) => d.part === p))) return { roomId: first.roomId, eventId: first.eventId, duplicate: true };
-      const { connector, identity, intent } = this.setup(networkId);
-      const roomId = await this.ensureRoom(connector, identity, intent, event.portalKey);
-      const ghost = await this.ensureGhost(identity, intent, roomId, event.sender);
-      const replyTo = event.replyTo === undefined ? undefined : this.mapped("remote_id", event.replyTo);
-      const relates = replyTo ? { "m.relates_to": { "m.in_reply_to": { event_id: replyTo.eventId } } } : {};
-      const sent: string[] = [];
-      for (const part of parts) {
-        const already = done.find((d) => d.part === part);
-        if (already) {
-          sent.push(already.eventId);
-          continue;
-        }
-        // The remote id as txnId: a retry after a crash is de-duplicated by the homeserver too.
-        const txnId = part === 0 ? `remote.${event.messageId}` : `remote.${event.messageId}.${part}`;
-        const content = part === 0 ? event.content : await this.attachmentContent(intent, ghost, attachments[part - 1]!);
-        // The reply relation on the first event only.
-        const eventId = await intent.sendMessage(ghost, roomId, sent.length === 0 ? { ...content, ...relates } : content, event.timestamp, txnId);
-        this.sql.exec(
-          "INSERT INTO message_map (remote_id, part, event_id, room_id, origin) VALUES (?, ?, ?, ?, 'remote')",
-          event.messageId,
-          part,
-          eventId,
-          roomId,
-        );
-        sent.push(eventId);
-      }
-      return { roomId, eventId: sent[0] ?? "", duplicate: false };
-    });
+    return this.queue.run(async () => this.bridgeRemote(this.setup(networkId), event));
   }
 
   /**
-   * Downloads a remote file and uploads it to the media repository as the ghost (Client-Server API, so the
-   * homeserver's own limits apply). A file that cannot be fetched or stored is shown as a link instead.
+   * Backfill and gap fill, in the chat's queue: the connector's messages after the newest one bridged (the newest
+   * `limit` when none is), bridged like live ones (each once, at its own time). Nothing before the room exists.
    */
-  private async attachmentContent(intent: MatrixIntent, ghost: string, attachment: RemoteAttachment): Promise<object> {
-    try {
-      if (attachment.size > MAX_ATTACHMENT_BYTES) throw new Error(`${attachment.size} bytes is over the limit`);
-      const res = await fetch(attachment.url);
-      if (!res.ok) throw new Error(`download answered ${res.status}`);
-      const bytes = await res.arrayBuffer();
-      const mimetype = attachment.mimetype ?? res.headers.get("content-type") ?? undefined;
-      const mxc = await intent.upload(ghost, bytes, mimetype ?? "application/octet-stream", attachment.filename);
-      return mediaContent(attachment, mxc, bytes.byteLength, mimetype);
-    } catch (err) {
-      console.warn(`attachment ${attachment.filename} not uploaded: ${(err as Error).message}`);
-      return { msgtype: "m.text", body: `${attachment.filename}: ${attachment.url}` };
+  async backfill(networkId: string, limit: number): Promise<{ sent: number }> {
+    return this.queue.run(async () => this.fill(this.setup(networkId), limit));
+  }
+
+  private async fill(bridge: Bridge, limit: number): Promise<{ sent: number }> {
+    const key = this.store.get("portal_key");
+    if (key === null || limit <= 0 || !canBackfill(bridge.api)) return { sent: 0 };
+    const after = this.store.get("last_remote_id");
+    const messages = await bridge.api.fetchMessages(key as PortalKey, after === null ? null : remoteMessageId(after), limit);
+    let sent = 0;
+    for (const message of messages) if (!(await this.bridgeRemote(bridge, message)).duplicate) sent++;
+    return { sent };
+  }
+
+  private async bridgeRemote(bridge: Bridge, event: RemoteEvent): Promise<RemoteEventResult> {
+    const { intent } = bridge;
+    const roomId = await this.ensureRoom(bridge, event.portalKey);
+    // After ensureRoom: the initial backfill may have bridged this very message.
+    const done = this.rows("SELECT * FROM message_map WHERE remote_id = ? ORDER BY part", event.messageId);
+    const attachments = event.attachments ?? [];
+    const parts = (event.content.body !== "" ? [0] : []).concat(attachments.map((_, i) => i + 1));
+    const first = done[0];
+    // Our own message (sent from Matrix) coming back, or every part already bridged.
+    if (first && (first.origin === "matrix" || parts.every((p) => done.some((d) => d.part === p)))) {
+      return { roomId: first.roomId, eventId: first.eventId, duplicate: true };
     }
+    const ghost = await this.ensureGhost(bridge, roomId, event.sender);
+    const replyTo = event.replyTo === undefined ? undefined : this.mapped("remote_id", event.replyTo);
+    const root = event.threadRoot === undefined ? undefined : this.mapped("remote_id", event.threadRoot);
+    const sent: string[] = [];
+    for (const part of parts) {
+      const already = done.find((d) => d.part === part);
+      if (already) {
+        sent.push(already.eventId);
+        continue;
+      }
+      // The remote id as txnId: a retry after a crash is de-duplicated by the homeserver too.
+      const txnId = part === 0 ? `remote.${event.messageId}` : `remote.${event.messageId}.${part}`;
+      const content = part === 0 ? event.content : await attachmentContent(bridge, ghost, attachments[part - 1]!);
+      // A real reply on the first event only; in a thread, every part (later ones fall back to the one before).
+      const relation = relatesTo({
+        ...(sent.length === 0 && replyTo ? { replyToEventId: replyTo.eventId } : {}),
+        ...(root ? { threadRootEventId: root.eventId, latestInThreadEventId: this.latestInThread(root.remoteId) ?? root.eventId } : {}),
+      });
+      const eventId = await intent.sendMessage(ghost, roomId, { ...content, ...relation }, event.timestamp, txnId);
+      this.sql.exec(
+        "INSERT INTO message_map (remote_id, part, event_id, room_id, origin, thread_root) VALUES (?, ?, ?, ?, 'remote', ?)",
+        event.messageId,
+        part,
+        eventId,
+        roomId,
+        root ? root.remoteId : null,
+      );
+      sent.push(eventId);
+    }
+    this.store.set("last_remote_id", event.messageId);
+    return { roomId, eventId: sent[0] ?? "", duplicate: false };
+  }
+
+  /** The newest bridged event of a thread (by its root's remote id), either side. */
+  private latestInThread(rootRemoteId: string): string | undefined {
+    return this.sql
+      .exec<{ event_id: string }>("SELECT event_id FROM message_map WHERE thread_root = ? ORDER BY rowid DESC LIMIT 1", rootRemoteId)
+      .toArray()[0]?.event_id;
   }
 
   /**
@@ -153,13 +181,14 @@ export class PortalObject extends DurableObject<Env> {
     return this.queue.run(async () => {
       const roomId = this.store.get("room_id");
       if (roomId === null) return { eventIds: [] };
-      const { identity, intent } = this.setup(networkId);
+      const bridge = this.setup(networkId);
+      const { identity, intent } = bridge;
       switch (change.kind) {
         case "edit": {
           const target = this.mapped("remote_id", change.messageId);
           // Our own message's edit comes back from the network: it is already on Matrix.
           if (!target || target.origin === "matrix") return { eventIds: [] };
-          const ghost = await this.ensureGhost(identity, intent, roomId, change.sender);
+          const ghost = await this.ensureGhost(bridge, roomId, change.sender);
           const star = (text: string) => `* ${text}`;
           const content = {
             msgtype: change.content.msgtype,
@@ -172,9 +201,8 @@ export class PortalObject extends DurableObject<Env> {
         }
         case "delete": {
           const parts = this.rows("SELECT * FROM message_map WHERE remote_id = ? ORDER BY part", change.messageId);
-          const bot = `@${identity.botLocalpart}:${identity.serverName}`;
           const eventIds: string[] = [];
-          for (const part of parts) eventIds.push(await intent.redact(bot, part.roomId, part.eventId, `delete.${part.eventId}`));
+          for (const part of parts) eventIds.push(await intent.redact(bridge.bot, part.roomId, part.eventId, `delete.${part.eventId}`));
           this.ctx.storage.transactionSync(() => {
             this.sql.exec("DELETE FROM message_map WHERE remote_id = ?", change.messageId);
             this.sql.exec("DELETE FROM reaction_map WHERE remote_id = ?", change.messageId);
@@ -184,7 +212,7 @@ export class PortalObject extends DurableObject<Env> {
         case "reaction": {
           const target = this.mapped("remote_id", change.messageId);
           if (!target || this.reaction(change.messageId, change.sender.id, change.emoji)) return { eventIds: [] };
-          const ghost = await this.ensureGhost(identity, intent, roomId, change.sender);
+          const ghost = await this.ensureGhost(bridge, roomId, change.sender);
           const content = { "m.relates_to": { rel_type: "m.annotation", event_id: target.eventId, key: change.emoji } };
           const txnId = `reaction.${change.messageId}.${change.sender.id}.${change.emoji}.${change.timestamp}`;
           const eventId = await intent.sendEvent(ghost, roomId, "m.reaction", content, change.timestamp, txnId);
@@ -207,7 +235,7 @@ export class PortalObject extends DurableObject<Env> {
           return { eventIds: [eventId] };
         }
         case "typing": {
-          const ghost = await this.ensureGhost(identity, intent, roomId, change.sender);
+          const ghost = await this.ensureGhost(bridge, roomId, change.sender);
           await intent.setTyping(ghost, roomId, true, change.timeoutMs);
           return { eventIds: [] };
         }
@@ -215,24 +243,129 @@ export class PortalObject extends DurableObject<Env> {
     });
   }
 
-  /** A message the person sent in this portal's room: to the remote chat, once per event id. */
-  async handleMatrixMessage(networkId: string, message: MatrixMessage): Promise<{ remoteMessageId: string }> {
+  /**
+   * A message the person sent in this portal's room: to the remote chat, once per event id, with its reply and
+   * thread mapped to remote ids and its file's bytes (downloaded as the bot). A file over the size cap is refused
+   * (logged; nothing sent): remoteMessageId null.
+   */
+  async handleMatrixMessage(networkId: string, message: MatrixMessage): Promise<{ remoteMessageId: string | null }> {
     return this.queue.run(async () => {
       const existing = this.mapped("event_id", message.eventId);
       if (existing) return { remoteMessageId: existing.remoteId };
       const key = this.store.get("portal_key");
       if (key === null || this.store.get("room_id") !== message.roomId) throw new Error(`Room ${message.roomId} is not this portal's room`);
-      const api = connectorFor(networkId).loadApi(this.env);
+      const bridge = this.setup(networkId);
       const replyTo = message.replyToEventId === undefined ? undefined : this.mapped("event_id", message.replyToEventId);
-      const sent = await api.handleMatrixMessage(key as PortalKey, replyTo ? { ...message, replyTo: remoteMessageId(replyTo.remoteId) } : message);
+      const root = message.threadRootEventId === undefined ? undefined : this.mapped("event_id", message.threadRootEventId);
+      const outgoing: MatrixMessage = { ...message };
+      if (replyTo) outgoing.replyTo = remoteMessageId(replyTo.remoteId);
+      if (root) outgoing.threadRoot = remoteMessageId(root.remoteId);
+      if (message.media) {
+        try {
+          const file = await bridge.intent.download(message.media.mxc, bridge.maxMediaBytes);
+          const mimetype = message.media.mimetype ?? file.contentType ?? undefined;
+          outgoing.media = { ...message.media, bytes: file.bytes, ...(mimetype !== undefined ? { mimetype } : {}) };
+        } catch (err) {
+          if (!(err instanceof TooLargeError)) throw err;
+          console.warn(`${message.eventId}: ${message.media.filename} not sent to ${networkId}: ${err.message}`);
+          return { remoteMessageId: null };
+        }
+      }
+      const sent = await bridge.api.handleMatrixMessage(key as PortalKey, outgoing);
       this.sql.exec(
-        "INSERT INTO message_map (remote_id, part, event_id, room_id, origin) VALUES (?, 0, ?, ?, 'matrix')",
+        "INSERT INTO message_map (remote_id, part, event_id, room_id, origin, thread_root) VALUES (?, 0, ?, ?, 'matrix', ?)",
         sent.messageId,
         message.eventId,
         message.roomId,
+        root ? root.remoteId : null,
       );
+      this.store.set("last_remote_id", sent.messageId);
       return { remoteMessageId: sent.messageId };
     });
+  }
+
+  /** The person read up to `eventId` in this portal's room: a read receipt on the remote chat, when it has them. */
+  async handleMatrixReceipt(networkId: string, eventId: string): Promise<{ applied: boolean }> {
+    // In the queue: the receipt of a message just sent waits until its remote id is known.
+    return this.queue.run(async () => {
+      const key = this.store.get("portal_key");
+      const target = this.mapped("event_id", eventId);
+      const api = connectorFor(networkId).loadApi(this.env);
+      if (key === null || !target || !canMarkRead(api)) return { applied: false };
+      await api.handleMatrixReadReceipt(key as PortalKey, remoteMessageId(target.remoteId));
+      return { applied: true };
+    });
+  }
+
+  /** The person started or stopped typing in this portal's room. Not queued: it is only worth anything now. */
+  async handleMatrixTyping(networkId: string, typing: boolean): Promise<{ applied: boolean }> {
+    const key = this.store.get("portal_key");
+    const api = connectorFor(networkId).loadApi(this.env);
+    if (key === null || !canType(api)) return { applied: false };
+    await api.handleMatrixTyping(key as PortalKey, typing);
+    return { applied: true };
+  }
+
+  /**
+   * This portal as a remote server's or workspace's space (keyed by SpaceInfo.key): the space room, created once
+   * (a room of type m.space, the person invited). Chat portals list themselves in it.
+   */
+  async ensureSpace(networkId: string, info: SpaceInfo): Promise<string> {
+    return this.queue.run(async () => {
+      const known = this.store.get("room_id");
+      if (known !== null) return known;
+      const bridge = this.setup(networkId);
+      const avatar = info.avatarUrl === undefined ? undefined : await uploadImage(bridge, bridge.bot, info.avatarUrl);
+      const roomId = await bridge.intent.createRoom(bridge.bot, spaceRoomRequest(bridge.identity, info, avatar));
+      this.ctx.storage.transactionSync(() => {
+        this.store.set("room_id", roomId);
+        this.store.set("portal_key", info.key);
+        this.store.set("space", "1");
+      });
+      return roomId;
+    });
+  }
+
+  /** The portal room of `key`, created (with its initial backfill) if need be: for a chat bridged by a command. */
+  async ensurePortal(networkId: string, key: PortalKey): Promise<string> {
+    return this.queue.run(async () => this.ensureRoom(this.setup(networkId), key));
+  }
+
+  /**
+   * Chat resync: re-reads the chat's info and applies a new name, topic or avatar to the room (as the bot).
+   * Whether anything changed. Spaces and rooms not created yet are left alone.
+   */
+  async syncChatInfo(networkId: string): Promise<boolean> {
+    return this.queue.run(async () => {
+      const roomId = this.store.get("room_id");
+      const key = this.store.get("portal_key");
+      if (roomId === null || key === null || this.store.get("space") !== null) return false;
+      const bridge = this.setup(networkId);
+      const info = await bridge.api.getChatInfo(key as PortalKey);
+      let changed = false;
+      if (info.name !== this.store.get("chat_name")) {
+        await bridge.intent.setState(bridge.bot, roomId, "m.room.name", "", { name: info.name });
+        changed = true;
+      }
+      if ((info.topic ?? "") !== (this.store.get("chat_topic") ?? "")) {
+        await bridge.intent.setState(bridge.bot, roomId, "m.room.topic", "", { topic: info.topic ?? "" });
+        changed = true;
+      }
+      const avatar = info.avatarUrl === undefined || info.avatarUrl === this.store.get("chat_avatar") ? undefined : await uploadImage(bridge, bridge.bot, info.avatarUrl);
+      if (avatar !== undefined) {
+        await bridge.intent.setState(bridge.bot, roomId, "m.room.avatar", "", { url: avatar });
+        changed = true;
+      }
+      this.rememberChatInfo(info, avatar === undefined ? this.store.get("chat_avatar") : (info.avatarUrl ?? null));
+      return changed;
+    });
+  }
+
+  /** What the room shows of the chat, to tell a later change apart. */
+  private rememberChatInfo(info: ChatInfo, avatarSource: string | null): void {
+    this.store.set("chat_name", info.name);
+    this.store.set("chat_topic", info.topic ?? null);
+    this.store.set("chat_avatar", avatarSource);
   }
 
   /**
@@ -319,65 +452,95 @@ export class PortalObject extends DurableObject<Env> {
 
   private rows(query: string, ...bindings: string[]): MessageMapRow[] {
     return this.sql
-      .exec<{ remote_id: string; part: number; event_id: string; room_id: string; origin: string }>(query, ...bindings)
+      .exec<{ remote_id: string; part: number; event_id: string; room_id: string; origin: string; thread_root: string | null }>(query, ...bindings)
       .toArray()
-      .map((r) => ({ remoteId: r.remote_id, part: r.part, eventId: r.event_id, roomId: r.room_id, origin: r.origin === "matrix" ? "matrix" : "remote" }));
+      .map((r) => ({
+        remoteId: r.remote_id,
+        part: r.part,
+        eventId: r.event_id,
+        roomId: r.room_id,
+        origin: r.origin === "matrix" ? "matrix" : "remote",
+        threadRoot: r.thread_root,
+      }));
   }
 
-  private setup(networkId: string): { connector: NetworkConnector; identity: BridgeIdentity; intent: MatrixIntent } {
-    const connector = connectorFor(networkId);
-    const identity = connector.identity(this.env);
-    if (!identity) throw new Error(`The ${networkId} bridge is not enabled`);
-    const intent = new MatrixIntent(homeserverFetch(this.ctx), this.env.PUBLIC_BASEURL, identity.asToken);
-    return { connector, identity, intent };
+  private setup(networkId: string): Bridge {
+    return bridgeFor(this.env, homeserverFetch(this.ctx), networkId);
   }
 
-  private async ensureRoom(connector: NetworkConnector, identity: BridgeIdentity, intent: MatrixIntent, key: PortalKey): Promise<string> {
+  /**
+   * The portal room, created on first use from the chat's info: its avatar, its DM-ness, its space (created once by
+   * the space's own portal, then linked both ways), then the initial backfill, before the event that created it.
+   */
+  private async ensureRoom(bridge: Bridge, key: PortalKey): Promise<string> {
     const known = this.store.get("room_id");
-    if (known !== null) return known;
-    const info = await connector.loadApi(this.env).getChatInfo(key);
-    const bot = `@${identity.botLocalpart}:${identity.serverName}`;
-    // MSC2346's m.bridge and its unstable twin, which Element still reads for the bridge info panel.
-    const bridgeInfo = {
-      bridgebot: bot,
-      creator: bot,
-      protocol: identity.protocol,
-      channel: { id: key, displayname: info.name },
-    };
-    const stateKey = `${identity.protocol.id}://${identity.protocol.id}/${key}`;
-    const roomId = await intent.createRoom(bot, {
-      preset: "private_chat",
-      name: info.name,
-      ...(info.topic ? { topic: info.topic } : {}),
-      // Invited, not force-joined: the person decides to accept the portal.
-      invite: [identity.owner],
-      initial_state: [
-        { type: "m.bridge", state_key: stateKey, content: bridgeInfo },
-        { type: "uk.half-shot.bridge", state_key: stateKey, content: bridgeInfo },
-      ],
-    });
+    if (known !== null) {
+      await this.linkToSpace(bridge, known);
+      return known;
+    }
+    const { identity, intent, bot } = bridge;
+    const info = await bridge.api.getChatInfo(key);
+    // The space's portal answers in its own queue: this one's would wait for itself.
+    if (info.space?.key === key) throw new Error(`Chat ${key} names itself as its space`);
+    const spaceRoomId = info.space === undefined ? undefined : await portalStub(this.env, bridge.networkId, info.space.key).ensureSpace(bridge.networkId, info.space);
+    const avatarMxc = info.avatarUrl === undefined ? undefined : await uploadImage(bridge, bot, info.avatarUrl);
+    const extra = { ...(avatarMxc !== undefined ? { avatarMxc } : {}), ...(spaceRoomId !== undefined ? { spaceRoomId } : {}) };
+    const roomId = await intent.createRoom(bot, portalRoomRequest(identity, key, info, extra));
     this.ctx.storage.transactionSync(() => {
       this.store.set("room_id", roomId);
       this.store.set("portal_key", key);
+      this.rememberChatInfo(info, avatarMxc === undefined ? null : (info.avatarUrl ?? null));
+      if (spaceRoomId !== undefined) {
+        this.store.set("space_room_id", spaceRoomId);
+        this.store.set("space_child_pending", JSON.stringify(spaceChildContent(identity.serverName, info.space?.order)));
+      }
     });
+    await this.linkToSpace(bridge, roomId);
+    const limit = identity.backfillLimit ?? 0;
+    if (limit > 0) await this.fill(bridge, limit).catch((err: unknown) => console.warn(`initial backfill of ${key}: ${(err as Error).message}`));
     return roomId;
   }
 
-  /** The ghost exists, has its display name (before its first message) and is joined to the room. */
-  private async ensureGhost(identity: BridgeIdentity, intent: MatrixIntent, roomId: string, sender: RemoteActor): Promise<string> {
+  /** Lists the room in its space (m.space.child, as the bot), once; retried on the next event if it failed. */
+  private async linkToSpace(bridge: Bridge, roomId: string): Promise<void> {
+    const pending = this.store.get("space_child_pending");
+    const spaceRoomId = this.store.get("space_room_id");
+    if (pending === null || spaceRoomId === null) return;
+    await bridge.intent.setState(bridge.bot, spaceRoomId, "m.space.child", roomId, JSON.parse(pending) as object);
+    this.store.set("space_child_pending", null);
+  }
+
+  /**
+   * The ghost exists, has its display name and avatar (before its first message; the avatar uploaded once per
+   * source URL) and is joined to the room.
+   */
+  private async ensureGhost(bridge: Bridge, roomId: string, sender: RemoteActor & { avatarUrl?: string }): Promise<string> {
+    const { identity, intent } = bridge;
     const localpart = identity.ghostLocalpart(sender.id);
     const userId = `@${localpart}:${identity.serverName}`;
-    const known = this.sql.exec<{ displayname: string; joined: number }>("SELECT displayname, joined FROM ghosts WHERE user_id = ?", userId).toArray()[0];
+    const known = this.sql
+      .exec<{ displayname: string; joined: number; avatar_source: string | null }>("SELECT displayname, joined, avatar_source FROM ghosts WHERE user_id = ?", userId)
+      .toArray()[0];
     if (!known) await intent.ensureRegistered(localpart);
     if (sender.displayName !== undefined && known?.displayname !== sender.displayName) await intent.setDisplayName(userId, sender.displayName);
+    let avatarSource = known?.avatar_source ?? null;
+    if (sender.avatarUrl !== undefined && sender.avatarUrl !== avatarSource) {
+      const mxc = await uploadImage(bridge, userId, sender.avatarUrl);
+      if (mxc !== undefined) {
+        await intent.setAvatarUrl(userId, mxc);
+        avatarSource = sender.avatarUrl;
+      }
+    }
     if (known?.joined !== 1) {
-      await intent.invite(`@${identity.botLocalpart}:${identity.serverName}`, roomId, userId);
+      await intent.invite(bridge.bot, roomId, userId);
       await intent.join(userId, roomId);
     }
     this.sql.exec(
-      "INSERT INTO ghosts (user_id, displayname, joined) VALUES (?, ?, 1) ON CONFLICT (user_id) DO UPDATE SET displayname = excluded.displayname, joined = 1",
+      `INSERT INTO ghosts (user_id, displayname, joined, avatar_source) VALUES (?, ?, 1, ?)
+       ON CONFLICT (user_id) DO UPDATE SET displayname = excluded.displayname, joined = 1, avatar_source = excluded.avatar_source`,
       userId,
       sender.displayName ?? known?.displayname ?? "",
+      avatarSource,
     );
     return userId;
   }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { readCapped } from "../download";
 
 /** Sends one request to the homeserver: the Worker's own fetch handler (no network hop) or a real fetch. */
 export type HomeserverFetch = (request: Request) => Promise<Response>;
@@ -16,6 +17,13 @@ export class MatrixApiError extends Error {
 const ErrorBody = z.object({ errcode: z.string(), error: z.string().optional() });
 const EventIdBody = z.object({ event_id: z.string() });
 const RoomIdBody = z.object({ room_id: z.string() });
+
+/** A Matrix error answer as a MatrixApiError naming the request. */
+async function apiError(res: Response, request: string): Promise<MatrixApiError> {
+  const err = ErrorBody.safeParse(await res.json().catch(() => ({})));
+  const errcode = err.success ? err.data.errcode : "M_UNKNOWN";
+  return new MatrixApiError(res.status, errcode, `${request}: ${res.status} ${errcode} ${err.success ? (err.data.error ?? "") : ""}`.trimEnd());
+}
 
 /**
  * The appservice's hands on Matrix: Client-Server API calls with the as_token, acting as the bot or, with
@@ -39,13 +47,8 @@ export class MatrixIntent {
     const headers: Record<string, string> = { authorization: `Bearer ${this.asToken}` };
     if (opts.body !== undefined) headers["content-type"] = "application/json";
     const res = await this.hs(new Request(url, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) }));
-    const json: unknown = await res.json().catch(() => ({}));
-    if (!res.ok) {
-      const err = ErrorBody.safeParse(json);
-      const errcode = err.success ? err.data.errcode : "M_UNKNOWN";
-      throw new MatrixApiError(res.status, errcode, `${method} ${path}: ${res.status} ${errcode} ${err.success ? (err.data.error ?? "") : ""}`);
-    }
-    return opts.schema.parse(json);
+    if (!res.ok) throw await apiError(res, `${method} ${path}`);
+    return opts.schema.parse(await res.json().catch(() => ({})));
   }
 
   /** Registers an appservice user (`m.login.application_service`); an existing one is fine. */
@@ -98,13 +101,35 @@ export class MatrixIntent {
     const res = await this.hs(
       new Request(url, { method: "POST", headers: { authorization: `Bearer ${this.asToken}`, "content-type": contentType }, body: bytes }),
     );
-    const json: unknown = await res.json().catch(() => ({}));
-    if (!res.ok) {
-      const err = ErrorBody.safeParse(json);
-      const errcode = err.success ? err.data.errcode : "M_UNKNOWN";
-      throw new MatrixApiError(res.status, errcode, `POST /_matrix/media/v3/upload: ${res.status} ${errcode}`);
-    }
-    return z.object({ content_uri: z.string().startsWith("mxc://") }).parse(json).content_uri;
+    if (!res.ok) throw await apiError(res, "POST /_matrix/media/v3/upload");
+    return z.object({ content_uri: z.string().startsWith("mxc://") }).parse(await res.json()).content_uri;
+  }
+
+  /**
+   * GET /_matrix/client/v1/media/download/{serverName}/{mediaId} as the bot (authenticated media): the bytes,
+   * refused with a TooLargeError past `maxBytes`.
+   */
+  async download(mxc: string, maxBytes: number): Promise<{ bytes: ArrayBuffer; contentType: string | null }> {
+    const m = /^mxc:\/\/([^/]+)\/([^/]+)$/.exec(mxc);
+    if (!m) throw new Error(`Not an mxc:// URI: ${mxc}`);
+    const path = `/_matrix/client/v1/media/download/${encodeURIComponent(m[1]!)}/${encodeURIComponent(m[2]!)}`;
+    const res = await this.hs(new Request(new URL(path, this.baseUrl), { headers: { authorization: `Bearer ${this.asToken}` } }));
+    if (!res.ok) throw await apiError(res, `GET ${path}`);
+    return { bytes: await readCapped(res, maxBytes), contentType: res.headers.get("content-type") };
+  }
+
+  async setAvatarUrl(userId: string, avatarUrl: string): Promise<void> {
+    await this.call("PUT", `/_matrix/client/v3/profile/${encodeURIComponent(userId)}/avatar_url`, {
+      asUser: userId,
+      body: { avatar_url: avatarUrl },
+      schema: z.object({}),
+    });
+  }
+
+  /** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} as `asUser`. */
+  async setState(asUser: string, roomId: string, type: string, stateKey: string, content: object): Promise<string> {
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${encodeURIComponent(type)}/${encodeURIComponent(stateKey)}`;
+    return (await this.call("PUT", path, { asUser, body: content, schema: EventIdBody })).event_id;
   }
 
   async redact(asUser: string, roomId: string, eventId: string, txnId: string): Promise<string> {
