@@ -19,6 +19,8 @@ export function freePort() {
 export class AppserviceReceiver {
   /** event_id -> arrival time (performance.now()) of its first delivery. */
   arrivals = new Map();
+  /** to-device message id (`content.id`) -> arrival time, for the MSC3202 appservice. */
+  toDeviceArrivals = new Map();
   /** event_ids in arrival order, repeats included (a retried transaction delivers its events again). */
   deliveries = [];
   transactions = new Set();
@@ -28,7 +30,15 @@ export class AppserviceReceiver {
     Object.assign(this, { port, hsToken, asToken, id });
   }
 
-  /** The APPSERVICES value registering this receiver; its users are `@_bench_*`. */
+  /** The end-to-bridge encryption appservice beside the plain one (same receiver): its users are `@_benchenc_*`. */
+  get e2ee() {
+    return { asToken: `${this.asToken}-e2ee`, hsToken: `${this.hsToken}-e2ee` };
+  }
+
+  /**
+   * The APPSERVICES value registering this receiver twice: a plain appservice (users `@_bench_*`) and one with
+   * `receive_ephemeral` and `org.matrix.msc3202` (users `@_benchenc_*`), which gets to-device messages.
+   */
   registration() {
     return JSON.stringify([
       {
@@ -40,6 +50,17 @@ export class AppserviceReceiver {
         rate_limited: false,
         namespaces: { users: [{ exclusive: true, regex: "@_bench_.*" }], aliases: [], rooms: [] },
       },
+      {
+        id: `${this.id}-e2ee`,
+        url: `http://127.0.0.1:${this.port}`,
+        as_token: this.e2ee.asToken,
+        hs_token: this.e2ee.hsToken,
+        sender_localpart: "_benchenc_bot",
+        rate_limited: false,
+        receive_ephemeral: true,
+        "org.matrix.msc3202": true,
+        namespaces: { users: [{ exclusive: true, regex: "@_benchenc_.*" }], aliases: [], rooms: [] },
+      },
     ]);
   }
 
@@ -50,7 +71,8 @@ export class AppserviceReceiver {
       req.on("end", () => {
         const now = performance.now();
         const txn = /^\/_matrix\/app\/v1\/transactions\/([^/?]+)/.exec(req.url ?? "");
-        if (req.method !== "PUT" || !txn || req.headers.authorization !== `Bearer ${this.hsToken}`) {
+        const tokens = [`Bearer ${this.hsToken}`, `Bearer ${this.e2ee.hsToken}`];
+        if (req.method !== "PUT" || !txn || !tokens.includes(req.headers.authorization)) {
           res.writeHead(req.method === "PUT" ? 403 : 404, { "content-type": "application/json" }).end("{}");
           return;
         }
@@ -59,6 +81,9 @@ export class AppserviceReceiver {
         for (const event of body.events ?? []) {
           this.deliveries.push(event.event_id);
           if (!this.arrivals.has(event.event_id)) this.arrivals.set(event.event_id, now);
+        }
+        for (const message of body["de.sorunome.msc2409.to_device"] ?? []) {
+          if (!this.toDeviceArrivals.has(message.content.id)) this.toDeviceArrivals.set(message.content.id, now);
         }
         res.writeHead(200, { "content-type": "application/json" }).end("{}");
         this.waiters = this.waiters.filter((w) => !w());
@@ -122,6 +147,7 @@ export async function appserviceScenario({ base, quick, receiver }) {
     latency.push(receiver.arrivals.get(eventId) - start);
   }
   const rows = [summarize("appservice transaction latency (send start -> AS receives)", latency, performance.now() - t0, "one event at a time")];
+  rows.push(await toDeviceLatency(base, quick, receiver, sender));
 
   const total = quick ? 200 : 1000;
   const ids = [];
@@ -134,4 +160,37 @@ export async function appserviceScenario({ base, quick, receiver }) {
     ...summarize(`appservice throughput, ${total} events (16 in flight)`, lag, arrivedMs, `all sent in ${(sent.wallMs / 1000).toFixed(1)} s, all received in ${(arrivedMs / 1000).toFixed(1)} s; p50/p99 = time from burst start`),
   });
   return rows;
+}
+
+/** MSC2409: a to-device message to a ghost's device, from PUT /sendToDevice start to the appservice receiving it. */
+async function toDeviceLatency(base, quick, receiver, sender) {
+  const asCall = async (method, path, body) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${receiver.e2ee.asToken}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${method} ${path} -> ${res.status} ${await res.text()}`);
+    return res.json();
+  };
+  const { user_id: ghost } = await asCall("POST", "/_matrix/client/v3/register", {
+    type: "m.login.application_service",
+    username: `_benchenc_${Date.now().toString(36)}`,
+    inhibit_login: true,
+  });
+  await asCall("PUT", `/_matrix/client/v3/devices/BENCHDEV?user_id=${encodeURIComponent(ghost)}`, {});
+  const latency = [];
+  const t0 = performance.now();
+  for (let i = 0; i < (quick ? 30 : 100); i++) {
+    const id = `td${i}-${Math.random()}`;
+    const start = performance.now();
+    await sender.call("PUT", `/_matrix/client/v3/sendToDevice/m.bench/${encodeURIComponent(id)}`, { messages: { [ghost]: { BENCHDEV: { id } } } });
+    const deadline = Date.now() + 30_000;
+    while (!receiver.toDeviceArrivals.has(id)) {
+      if (Date.now() > deadline) throw new Error("the appservice did not receive a to-device message within 30 s");
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    latency.push(receiver.toDeviceArrivals.get(id) - start);
+  }
+  return summarize("to-device -> appservice latency (MSC2409, with MSC3202 key counts)", latency, performance.now() - t0, "one message at a time");
 }

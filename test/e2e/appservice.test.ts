@@ -1,6 +1,16 @@
 import { type MatrixClient, Method, createClient } from "matrix-js-sdk";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { api, baseUrl, raw, registeredClient, uniqueName } from "./client";
+import {
+  DeviceId,
+  DeviceLists,
+  KeysQueryRequest,
+  KeysUploadRequest,
+  OlmMachine,
+  ProcessedToDeviceEventType,
+  UserId,
+  initAsync,
+} from "@matrix-org/matrix-sdk-crypto-wasm";
+import { api, baseUrl, raw, registeredClient, syncUntilPrepared, uniqueName } from "./client";
 import { RecordingAppservice } from "./fake-appservice";
 
 const registration = inject("appservice");
@@ -46,6 +56,39 @@ async function bridgedRoom() {
   await asClient().joinRoom(roomId);
   await ghost.joinRoom(roomId);
   return { alice, ghost, ghostId, roomId };
+}
+
+async function waitForValue<T>(what: string, value: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await value();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * The crypto of a bridge's device, as an encrypting bridge runs it: the Rust SDK's OlmMachine, whose key uploads and
+ * queries go out with the as_token, masquerading as the device (MSC3202), and which is fed from transactions.
+ */
+async function bridgeDevice(userId: string, deviceId: string) {
+  await initAsync();
+  const machine = await OlmMachine.initialize(new UserId(userId), new DeviceId(deviceId));
+  const masquerade = `user_id=${encodeURIComponent(userId)}&org.matrix.msc3202.device_id=${deviceId}`;
+  let oneTimeKeys = 0;
+  const sendOutgoing = async () => {
+    for (const request of await machine.outgoingRequests()) {
+      if (!(request instanceof KeysUploadRequest || request instanceof KeysQueryRequest)) continue;
+      const path = request instanceof KeysUploadRequest ? "upload" : "query";
+      const res = await api("POST", `/_matrix/client/v3/keys/${path}?${masquerade}`, { token: registration.asToken, body: JSON.parse(request.body) });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      if (path === "upload") oneTimeKeys = (res.body["one_time_key_counts"] as Record<string, number>)["signed_curve25519"] ?? 0;
+      await machine.markRequestAsSent(request.id, request.type, JSON.stringify(res.body));
+    }
+  };
+  await sendOutgoing();
+  return { machine, sendOutgoing, oneTimeKeys: () => oneTimeKeys };
 }
 
 beforeAll(async () => {
@@ -143,6 +186,79 @@ describe("application service (matrix-appservice receiving, matrix-js-sdk acting
     const byId = await raw("GET", `/_matrix/client/v3/thirdparty/user?userid=${encodeURIComponent("@_bridge_bob:localhost")}`, { token });
     expect(byId.status).toBe(200);
     expect((await raw("GET", "/_matrix/client/v3/thirdparty/protocol/nope", { token })).status).toBe(404);
+  });
+
+  it("pushes a Rust-crypto user's to-device message to a ghost's device in a transaction, with the key counts", async () => {
+    // matrix-appservice 3.0.0 drops these fields, so they are read from the recorded bodies.
+    const ghostId = await registerGhost();
+    const deviceId = "BRIDGEDEV";
+    await asClient(ghostId).http.authedRequest(Method.Put, `/devices/${deviceId}`, undefined, {});
+    const { client: alice } = await registeredClient("alice");
+    await alice.initRustCrypto({ useIndexedDB: false });
+    try {
+      await syncUntilPrepared(alice);
+      const encryption = { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } };
+      const { room_id: roomId } = await alice.createRoom({ invite: [ghostId], initial_state: [encryption] });
+      await asClient(ghostId).joinRoom(roomId);
+      // Once the queue has delivered the join, it reports every later device list change (its cursor has started).
+      await waitFor("the ghost's join at the appservice", () =>
+        appservice.events.some((e) => e["type"] === "m.room.member" && e["state_key"] === ghostId && (e["content"] as { membership?: string }).membership === "join"),
+      );
+      const bridge = await bridgeDevice(ghostId, deviceId);
+      expect(bridge.oneTimeKeys()).toBeGreaterThan(1);
+      const crypto = alice.getCrypto()!;
+      await waitForValue("alice's crypto to know the ghost's device", async () =>
+        (await crypto.getUserDeviceInfo([ghostId])).get(ghostId)?.has(deviceId) ? true : undefined,
+      );
+      const payload = { body: "to the bridge", nonce: uniqueName("n") };
+      const batch = await crypto.encryptToDeviceMessages("org.example.bridge", [{ userId: ghostId, deviceId }], payload);
+      expect(batch.batch).toHaveLength(1);
+      await alice.queueToDevice(batch);
+
+      type ToDevice = { type: string; sender: string; content: Record<string, unknown>; to_user_id: string; to_device_id: string };
+      const { txn, message } = await waitForValue("the to-device message at the appservice", () => {
+        for (const txn of appservice.bodies()) {
+          const message = (txn["de.sorunome.msc2409.to_device"] as ToDevice[] | undefined)?.find((m) => m.to_user_id === ghostId);
+          if (message) return { txn, message };
+        }
+        return undefined;
+      });
+      expect(message).toMatchObject({ type: "m.room.encrypted", sender: alice.getUserId(), to_device_id: deviceId, content: { algorithm: "m.olm.v1.curve25519-aes-sha2" } });
+      // Alice claimed one of the device's one-time keys to reach it; the transaction says how many are left.
+      const counts = (txn["org.matrix.msc3202.device_one_time_keys_count"] as Record<string, Record<string, Record<string, number>>>)[ghostId]![deviceId]!;
+      expect(counts["signed_curve25519"]).toBe(bridge.oneTimeKeys() - 1);
+      const fallback = (txn["org.matrix.msc3202.device_unused_fallback_key_types"] as Record<string, Record<string, string[]>>)[ghostId]![deviceId]!;
+      // The device's own key upload reached the appservice as a device list change of its user.
+      expect(appservice.bodies().some((b) => (b["org.matrix.msc3202.device_lists"] as { changed: string[] } | undefined)?.changed.includes(ghostId))).toBe(true);
+
+      // The bridge decrypts it from what the transaction carries, exactly as a client would from /sync.
+      await bridge.machine.updateTrackedUsers([new UserId(alice.getUserId()!)]);
+      await bridge.sendOutgoing();
+      const processed = await bridge.machine.receiveSyncChanges(JSON.stringify([message]), new DeviceLists(), new Map(Object.entries(counts)), new Set(fallback));
+      const decrypted = processed.find((e) => e.type === ProcessedToDeviceEventType.Decrypted);
+      expect(decrypted, "decrypted by the bridge's device").toBeDefined();
+      expect(JSON.parse(decrypted!.rawEvent)).toMatchObject({ type: "org.example.bridge", sender: alice.getUserId(), content: payload });
+      // Delivered to the appservice, not left in the device's inbox.
+      const sync = await api("GET", `/_matrix/client/v3/sync?user_id=${encodeURIComponent(ghostId)}&device_id=${deviceId}&timeout=0`, { token: registration.asToken });
+      expect(sync.body["to_device"]).toEqual({ events: [] });
+    } finally {
+      alice.stopClient();
+    }
+  });
+
+  it("lists the rooms the appservice publishes in its network's directory", async () => {
+    const { client: alice } = await registeredClient("alice");
+    const { room_id: roomId } = await alice.createRoom({ name: "bridged portal" });
+    const path = `/_matrix/client/v3/directory/list/appservice/net1/${encodeURIComponent(roomId)}`;
+    expect((await api("PUT", path, { token: alice.getAccessToken()!, body: { visibility: "public" } })).status).toBe(403);
+    expect((await api("PUT", path, { token: registration.asToken, body: { visibility: "public" } })).status).toBe(200);
+    const instance = { third_party_instance_id: `${registration.id}|net1` };
+    const listed = await api("POST", "/_matrix/client/v3/publicRooms", { token: alice.getAccessToken()!, body: instance });
+    expect(listed.body["chunk"]).toEqual([expect.objectContaining({ room_id: roomId, name: "bridged portal" })]);
+    expect((await alice.publicRooms({ include_all_networks: true, limit: 500 })).chunk.map((r) => r.room_id)).toContain(roomId);
+    expect((await alice.publicRooms({ limit: 500 })).chunk.map((r) => r.room_id)).not.toContain(roomId);
+    expect((await api("PUT", path, { token: registration.asToken, body: { visibility: "private" } })).status).toBe(200);
+    expect((await alice.publicRooms(instance)).chunk).toEqual([]);
   });
 
   it("does not push events of rooms it has no interest in", async () => {

@@ -26,6 +26,14 @@ export class RecordingAppservice {
     this.service.on("ephemeral", (event) => this.ephemeral.push(event));
   }
 
+  /**
+   * Every transaction body, parsed, in arrival order (a retried one once): for what matrix-appservice 3.0.0 does
+   * not surface, such as to-device messages (MSC2409) and device lists and key counts (MSC3202).
+   */
+  bodies(): Record<string, unknown>[] {
+    return [...this.transactions.values()].map((bodies) => JSON.parse(bodies[0]!) as Record<string, unknown>);
+  }
+
   start(): Promise<void> {
     const server = createServer((req, res) => this.handle(req, res));
     this.server = server;

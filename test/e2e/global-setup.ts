@@ -43,6 +43,8 @@ function appserviceRegistration(as: E2eAppservice): string {
       sender_localpart: "_bridge_bot",
       rate_limited: false,
       receive_ephemeral: true,
+      // End-to-bridge encryption: to-device messages, device lists and key counts in transactions.
+      "org.matrix.msc3202": true,
       protocols: ["bridge"],
       namespaces: {
         users: [{ exclusive: true, regex: "@_bridge_.*:localhost" }],

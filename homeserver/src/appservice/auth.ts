@@ -34,7 +34,7 @@ export async function authenticateAppservice(c: Context<AppEnv>, token: string):
     if (!user || user.deactivated) throw forbidden("Application service has not registered this user");
   }
   // The stable parameter (spec v1.17), or MSC3202's for registrations that opted in to it.
-  const deviceId = c.req.query("device_id") ?? (as.deviceMasquerading ? c.req.query("org.matrix.msc3202.device_id") : undefined);
+  const deviceId = c.req.query("device_id") ?? (as.msc3202 ? c.req.query("org.matrix.msc3202.device_id") : undefined);
   if (deviceId !== undefined && !(await getDevice(db, userId, deviceId))) {
     throw new MatrixError(400, "M_UNKNOWN_DEVICE", "Device does not belong to this user");
   }

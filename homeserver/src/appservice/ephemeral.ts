@@ -4,7 +4,7 @@ import { typingInRooms } from "../services/typing";
 import { aliasesOfRoom } from "../storage/aliases";
 import { getCurrentStateRows } from "../storage/events";
 import { interestedInRoom } from "./interest";
-import { appserviceQueue } from "./publish";
+import { appserviceQueue, queueTarget } from "./publish";
 import { type Appservice, ownsUser } from "./registration";
 import { loadAppservices } from "./registry";
 
@@ -29,7 +29,7 @@ function publishEphemeral(ctx: Background, env: Env, roomId: string, edu: () => 
     const interested = appservices.filter((as) => interestedInRoom(as, { roomId, state }, aliases));
     if (interested.length === 0) return;
     const data = await edu();
-    await Promise.all(interested.map((as) => appserviceQueue(env, as.id).enqueue({ url: as.url!, hsToken: as.hsToken }, [{ kind: "ephemeral", data }])));
+    await Promise.all(interested.map((as) => appserviceQueue(env, as.id).enqueue(queueTarget(as), [{ kind: "ephemeral", data }])));
   };
   ctx.waitUntil(work().catch((err: unknown) => console.error(`appservice ephemeral for ${roomId} failed:`, err)));
 }

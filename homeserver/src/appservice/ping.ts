@@ -6,21 +6,23 @@ import type { AppEnv } from "../http/types";
 import { parseBody } from "../http/validate";
 import type { Appservice } from "./registration";
 import { loadAppservices } from "./registry";
+import { appserviceFetch } from "./transport";
 
 const PING_TIMEOUT_MS = 10_000;
 
 /** POST {url}/_matrix/app/v1/ping, answering the Client-Server API's errors for each way it can fail. */
-async function pingAppservice(as: Appservice, transactionId: string | undefined): Promise<number> {
+async function pingAppservice(env: Env, as: Appservice, transactionId: string | undefined): Promise<number> {
   if (as.url === null) throw new MatrixError(400, "M_URL_NOT_SET", "Application service doesn't have a URL configured");
   const started = Date.now();
   let res: Response;
   try {
-    res = await fetch(`${as.url}/_matrix/app/v1/ping`, {
+    const request = new Request(`${as.url}/_matrix/app/v1/ping`, {
       method: "POST",
       headers: { authorization: `Bearer ${as.hsToken}`, "content-type": "application/json" },
       body: JSON.stringify(transactionId === undefined ? {} : { transaction_id: transactionId }),
       signal: AbortSignal.timeout(PING_TIMEOUT_MS),
     });
+    res = await appserviceFetch(env, request);
   } catch (err) {
     if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
       throw new MatrixError(504, "M_CONNECTION_TIMEOUT", "Connection to application service timed out");
@@ -44,5 +46,5 @@ export const appserviceApi = new Hono<AppEnv>()
       throw forbidden("Provided access token is not the appservice's as_token");
     }
     const as = loadAppservices(c.env).byId(own)!;
-    return c.json({ duration_ms: await pingAppservice(as, body.transaction_id) });
+    return c.json({ duration_ms: await pingAppservice(c.env, as, body.transaction_id) });
   });

@@ -3,7 +3,7 @@ import { toClientEvent } from "../rooms/client-event";
 import { aliasesOfRoom } from "../storage/aliases";
 import { getEventRows } from "../storage/events";
 import { type RoomView, interestedInEvent, interestedInRoom } from "./interest";
-import type { QueueItem } from "./queue";
+import type { QueueItem, QueueTarget } from "./queue";
 import { type Appservice, matchesAny } from "./registration";
 import { loadAppservices } from "./registry";
 
@@ -33,6 +33,13 @@ const drains = new Map<string, Promise<void>>();
 /** The outbox Durable Object of one appservice. */
 export function appserviceQueue(env: Env, appserviceId: string) {
   return env.APPSERVICE_QUEUES.get(env.APPSERVICE_QUEUES.idFromName(appserviceId));
+}
+
+/** Where and how a queue delivers for this appservice (with MSC3202, what it needs for the encryption data). */
+export function queueTarget(as: Appservice): QueueTarget {
+  const target: QueueTarget = { url: as.url!, hsToken: as.hsToken };
+  if (as.msc3202) target.msc3202 = { senderUserId: as.senderUserId, userNamespaces: as.users.map((ns) => ns.source) };
+  return target;
 }
 
 function plan(appservices: readonly Appservice[], room: RoomView, events: RoomEvent[]): HandOffPlan {
@@ -140,7 +147,7 @@ async function handOff(env: Env, owed: HandOffPlan): Promise<void> {
       const as = registry.byId(id);
       if (!as?.url) return Promise.resolve();
       const items: QueueItem[] = [...byId].filter(([eventId]) => eventIds.includes(eventId)).map(([eventId, event]) => ({ kind: "event", data: event, key: eventId }));
-      return withRetries(() => appserviceQueue(env, id).enqueue({ url: as.url!, hsToken: as.hsToken }, items));
+      return withRetries(() => appserviceQueue(env, id).enqueue(queueTarget(as), items));
     }),
   );
 }

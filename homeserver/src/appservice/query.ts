@@ -1,6 +1,7 @@
 import { MatrixError } from "../http/errors";
 import { type Appservice, matchesAny, matchesExclusive } from "./registration";
 import { loadAppservices } from "./registry";
+import { appserviceFetch } from "./transport";
 
 const QUERY_TIMEOUT_MS = 10_000;
 
@@ -27,10 +28,11 @@ async function queryAppservices(env: Env, kind: "user" | "alias", id: string): P
   for (const as of candidates) {
     const path = kind === "user" ? "users" : "rooms";
     try {
-      const res = await fetch(`${as.url}/_matrix/app/v1/${path}/${encodeURIComponent(id)}`, {
+      const request = new Request(`${as.url}/_matrix/app/v1/${path}/${encodeURIComponent(id)}`, {
         headers: { authorization: `Bearer ${as.hsToken}` },
         signal: AbortSignal.timeout(QUERY_TIMEOUT_MS),
       });
+      const res = await appserviceFetch(env, request);
       await res.body?.cancel();
       if (res.ok) return true;
     } catch (err) {

@@ -25,7 +25,10 @@ const RegistrationSchema = z.object({
   protocols: z.array(z.string()).default([]),
   receive_ephemeral: z.boolean().optional(),
   "de.sorunome.msc2409.push_ephemeral": z.boolean().optional(),
-  /** MSC3202: device masquerading (`org.matrix.msc3202.device_id`) for end-to-bridge encryption. */
+  /**
+   * MSC3202, end-to-bridge encryption: device masquerading (`org.matrix.msc3202.device_id`), device lists and key
+   * counts in transactions, and (with ephemeral data) to-device messages in transactions instead of device inboxes.
+   */
   "org.matrix.msc3202": z.boolean().optional(),
 });
 
@@ -53,7 +56,8 @@ export interface Appservice {
   rateLimited: boolean;
   protocols: string[];
   receiveEphemeral: boolean;
-  deviceMasquerading: boolean;
+  /** `org.matrix.msc3202` (see the schema). */
+  msc3202: boolean;
 }
 
 export class RegistrationError extends Error {}
@@ -77,9 +81,12 @@ export function resolveSecrets(value: unknown, secrets: Record<string, unknown>,
   return value;
 }
 
+/** A namespace regex as the homeserver applies it: a full match. */
+export const anchoredRegex = (source: string): RegExp => new RegExp(`^(?:${source})$`);
+
 function compileNamespace(ns: { exclusive: boolean; regex: string }, where: string): Namespace {
   try {
-    return { exclusive: ns.exclusive, regex: new RegExp(`^(?:${ns.regex})$`), source: ns.regex };
+    return { exclusive: ns.exclusive, regex: anchoredRegex(ns.regex), source: ns.regex };
   } catch (err) {
     throw new RegistrationError(`${where}: invalid regex ${JSON.stringify(ns.regex)} (${(err as Error).message})`);
   }
@@ -110,7 +117,7 @@ export function compileRegistration(raw: unknown, serverName: string, where: str
     rateLimited: r.rate_limited,
     protocols: r.protocols,
     receiveEphemeral: r.receive_ephemeral === true || r["de.sorunome.msc2409.push_ephemeral"] === true,
-    deviceMasquerading: r["org.matrix.msc3202"] === true,
+    msc3202: r["org.matrix.msc3202"] === true,
   };
 }
 

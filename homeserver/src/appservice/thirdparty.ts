@@ -6,6 +6,7 @@ import { missingParam, notFound } from "../http/errors";
 import type { AppEnv } from "../http/types";
 import type { Appservice } from "./registration";
 import { loadAppservices } from "./registry";
+import { appserviceFetch } from "./transport";
 
 const LOOKUP_TIMEOUT_MS = 10_000;
 
@@ -13,14 +14,24 @@ const Instance = z.looseObject({ network_id: z.string(), desc: z.string(), field
 const Protocol = z.looseObject({ instances: z.array(Instance).default([]) });
 const Results = z.array(z.looseObject({}));
 
+/** The server-wide id of an appservice's network (a protocol instance). */
+const instanceId = (appserviceId: string, networkId: string) => `${appserviceId}|${networkId}`;
+
+/** The appservice network an `instance_id` names, if a registered appservice's id prefixes it. */
+export function appserviceNetworkOf(env: Env, id: string): { appserviceId: string; networkId: string } | undefined {
+  const as = loadAppservices(env).all.find((a) => id.startsWith(instanceId(a.id, "")));
+  return as && { appserviceId: as.id, networkId: id.slice(instanceId(as.id, "").length) };
+}
+
 /** GETs `/_matrix/app/v1/thirdparty/...` from one appservice; an unreachable or malformed answer counts as none. */
-async function ask<S extends z.ZodType>(as: Appservice, path: string, query: URLSearchParams, schema: S): Promise<z.infer<S> | null> {
+async function ask<S extends z.ZodType>(env: Env, as: Appservice, path: string, query: URLSearchParams, schema: S): Promise<z.infer<S> | null> {
   const qs = query.toString();
   try {
-    const res = await fetch(`${as.url}/_matrix/app/v1/thirdparty/${path}${qs ? `?${qs}` : ""}`, {
+    const request = new Request(`${as.url}/_matrix/app/v1/thirdparty/${path}${qs ? `?${qs}` : ""}`, {
       headers: { authorization: `Bearer ${as.hsToken}` },
       signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS),
     });
+    const res = await appserviceFetch(env, request);
     if (!res.ok) {
       await res.body?.cancel();
       return null;
@@ -47,11 +58,11 @@ function handlers(c: Context<AppEnv>, protocol?: string): Appservice[] {
 async function protocols(c: Context<AppEnv>, only?: string): Promise<Record<string, z.infer<typeof Protocol>>> {
   const merged: Record<string, z.infer<typeof Protocol>> = {};
   const asked = handlers(c, only).flatMap((as) =>
-    as.protocols.filter((p) => only === undefined || p === only).map(async (p) => ({ as, p, meta: await ask(as, `protocol/${encodeURIComponent(p)}`, new URLSearchParams(), Protocol) })),
+    as.protocols.filter((p) => only === undefined || p === only).map(async (p) => ({ as, p, meta: await ask(c.env, as, `protocol/${encodeURIComponent(p)}`, new URLSearchParams(), Protocol) })),
   );
   for (const { as, p, meta } of await Promise.all(asked)) {
     if (!meta) continue;
-    const instances = meta.instances.map((i) => ({ ...i, instance_id: `${as.id}|${i.network_id}` }));
+    const instances = meta.instances.map((i) => ({ ...i, instance_id: instanceId(as.id, i.network_id) }));
     const existing = merged[p];
     merged[p] = existing ? { ...existing, instances: [...existing.instances, ...instances] } : { ...meta, instances };
   }
@@ -59,8 +70,8 @@ async function protocols(c: Context<AppEnv>, only?: string): Promise<Record<stri
 }
 
 /** Asks every appservice in `targets` and concatenates their answers. */
-async function lookup(targets: Appservice[], path: string, query: URLSearchParams): Promise<unknown[]> {
-  const answers = await Promise.all(targets.map((as) => ask(as, path, query, Results)));
+async function lookup(env: Env, targets: Appservice[], path: string, query: URLSearchParams): Promise<unknown[]> {
+  const answers = await Promise.all(targets.map((as) => ask(env, as, path, query, Results)));
   return answers.flatMap((a) => a ?? []);
 }
 
@@ -81,7 +92,7 @@ export const thirdParty = new Hono<AppEnv>()
     const protocol = c.req.param("protocol");
     const targets = handlers(c, protocol);
     if (targets.length === 0) throw notFound("Protocol not known");
-    return c.json(await lookup(targets, `${c.req.param("kind")}/${encodeURIComponent(protocol)}`, forwardedQuery(c)));
+    return c.json(await lookup(c.env, targets, `${c.req.param("kind")}/${encodeURIComponent(protocol)}`, forwardedQuery(c)));
   })
   /** GET /_matrix/client/v3/thirdparty/location?alias= and /thirdparty/user?userid= */
   .get("/v3/thirdparty/:kind{location|user}", async (c) => {
@@ -89,7 +100,7 @@ export const thirdParty = new Hono<AppEnv>()
     const query = forwardedQuery(c);
     const key = kind === "location" ? "alias" : "userid";
     if (!query.get(key)) throw missingParam(`Missing parameter '${key}'`);
-    const results = await lookup(handlers(c), kind, new URLSearchParams({ [key]: query.get(key)! }));
+    const results = await lookup(c.env, handlers(c), kind, new URLSearchParams({ [key]: query.get(key)! }));
     if (results.length === 0) throw notFound(`No ${kind} found`);
     return c.json(results);
   });

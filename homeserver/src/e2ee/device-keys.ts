@@ -1,3 +1,4 @@
+import { pokeDeviceListQueues } from "../appservice/encryption";
 import { MatrixError, invalidParam } from "../http/errors";
 import type { SignableJson } from "../rooms/signing";
 import {
@@ -23,10 +24,13 @@ export function serverOf(userId: string): string {
   return userId.slice(userId.indexOf(":") + 1);
 }
 
-/** Wakes the syncs of everyone who tracks `userId`'s devices after a change committed at `position`. */
+/**
+ * Wakes the syncs of everyone who tracks `userId`'s devices after a change committed at `position`, and the queues
+ * of encrypting appservices (MSC3202 device lists).
+ */
 export async function announceDeviceListChange(env: Env, userId: string, position: number | null): Promise<void> {
   if (position === null) return;
-  await notifyUsers(env, await getUsersSharingRoomWith(env.DB, userId), position, "shared");
+  await Promise.all([notifyUsers(env, await getUsersSharingRoomWith(env.DB, userId), position, "shared"), pokeDeviceListQueues(env)]);
 }
 
 export interface KeyUpload {

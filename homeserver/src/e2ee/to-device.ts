@@ -1,3 +1,4 @@
+import { handToDeviceToAppservices } from "../appservice/encryption";
 import { invalidParam } from "../http/errors";
 import { listDevices } from "../storage/devices";
 import {
@@ -16,7 +17,7 @@ export const MAX_TO_DEVICE_TARGETS = 10_000;
 /**
  * PUT /sendToDevice/{eventType}/{txnId}: queues one message per target device (`*` = every device of the user) and
  * wakes the recipients' syncs. A repeated txnId of the same device sends nothing. Remote users are skipped: this
- * server does not federate.
+ * server does not federate. Messages for an encrypting appservice's users go to it in transactions instead.
  */
 export async function sendToDevice(
   env: Env,
@@ -38,9 +39,10 @@ export async function sendToDevice(
     }
   }
   if (targets.length > MAX_TO_DEVICE_TARGETS) throw invalidParam(`At most ${MAX_TO_DEVICE_TARGETS} devices per request`);
-  if (targets.length === 0) return;
-  const position = await insertToDeviceMessages(env.DB, sender, txnId, eventType, targets);
-  if (position !== null) await notifyUsers(env, targets.map((t) => t.userId), position, "shared");
+  const inboxTargets = await handToDeviceToAppservices(env, sender, txnId, eventType, targets);
+  if (inboxTargets.length === 0) return;
+  const position = await insertToDeviceMessages(env.DB, sender, txnId, eventType, inboxTargets);
+  if (position !== null) await notifyUsers(env, inboxTargets.map((t) => t.userId), position, "shared");
 }
 
 /** For /sync: the device's messages after `since` (up to `upTo`), at most `limit`, oldest first. */

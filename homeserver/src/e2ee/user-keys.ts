@@ -169,6 +169,11 @@ export class UserKeys extends DurableObject<Env> {
     return { one_time_key_counts, unused_fallback_key_types };
   }
 
+  /** `counts` of several devices at once (an appservice's transaction reports every device of its users). */
+  countsOf(deviceIds: string[]): Record<string, KeyCounts> {
+    return Object.fromEntries(deviceIds.map((deviceId) => [deviceId, this.counts(deviceId)]));
+  }
+
   /** Drops every key of the devices (signed out or replaced). */
   forgetDevices(deviceIds: string[]): void {
     this.ctx.storage.transactionSync(() => {

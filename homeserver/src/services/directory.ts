@@ -5,7 +5,7 @@ import { type AuthEvent, requiredPowerLevel, stateKeyOf, userPowerLevel } from "
 import type { Pdu } from "../rooms/pdu";
 import { isSupportedRoomVersion } from "../rooms/room-versions";
 import { aliasesOfRoom, deleteAlias, getAlias, insertAlias } from "../storage/aliases";
-import { type PublishedRoomRow, listPublishedRooms } from "../storage/directory";
+import { type DirectoryScope, type PublishedRoomRow, listPublishedRooms, setAppserviceRoomPublished } from "../storage/directory";
 import { getCurrentStateRow } from "../storage/events";
 import { type RoomRow, getRoom, membershipOf, setRoomPublished } from "../storage/rooms";
 import { parseAlias } from "./aliases";
@@ -117,6 +117,28 @@ export async function setDirectoryVisibility(db: D1Database, requester: Requeste
   await setRoomPublished(db, roomId, visibility === "public");
 }
 
+/**
+ * PUT /directory/list/appservice/{networkId}/{roomId}: an appservice (as_token only) publishes a room in, or
+ * withdraws it from, the directory of one of its networks.
+ */
+export async function setAppserviceDirectoryVisibility(
+  db: D1Database,
+  requester: Requester,
+  networkId: string,
+  roomId: string,
+  visibility: DirectoryVisibility,
+): Promise<void> {
+  if (requester.appserviceId === undefined) throw forbidden("Only application services can publish rooms in network directories");
+  await knownRoom(db, roomId);
+  await setAppserviceRoomPublished(db, requester.appserviceId, networkId, roomId, visibility === "public");
+}
+
+/** An appservice network: the appservice's id and the network's id within it. */
+export interface AppserviceNetwork {
+  appserviceId: string;
+  networkId: string;
+}
+
 export interface PublicRoomsRequest {
   limit?: number;
   since?: string;
@@ -126,6 +148,8 @@ export interface PublicRoomsRequest {
   roomTypes?: (string | null)[];
   includeAllNetworks?: boolean;
   thirdPartyInstanceId?: string;
+  /** The appservice network of a third-party instance id (undefined for an unknown one). */
+  networkOf?: (instanceId: string) => AppserviceNetwork | undefined;
 }
 
 /** The `PublishedRoomsChunk` of the spec. */
@@ -161,7 +185,10 @@ function parseDirectoryToken(token: string): number {
   return Number(match[1]);
 }
 
-/** GET and POST /publicRooms: one page of this server's published rooms, most joined members first. */
+/**
+ * GET and POST /publicRooms: one page of this server's published rooms, most joined members first; with
+ * `include_all_networks` also those of every appservice network, with `third_party_instance_id` only that network's.
+ */
 export async function publicRooms(db: D1Database, config: Config, request: PublicRoomsRequest): Promise<PublicRoomsResponse> {
   if (request.server !== undefined && request.server !== config.SERVER_NAME) {
     throw invalidParam("Only this server's room directory can be listed");
@@ -169,12 +196,18 @@ export async function publicRooms(db: D1Database, config: Config, request: Publi
   if (request.includeAllNetworks && request.thirdPartyInstanceId !== undefined) {
     throw invalidParam("third_party_instance_id cannot be used with include_all_networks");
   }
-  // No application service publishes rooms on a network of its own here, so every such list is empty.
-  if (request.thirdPartyInstanceId !== undefined) return { chunk: [], total_room_count_estimate: 0 };
+  let scope: DirectoryScope = { kind: request.includeAllNetworks ? "all" : "server" };
+  if (request.thirdPartyInstanceId !== undefined) {
+    const network = request.networkOf?.(request.thirdPartyInstanceId);
+    // An instance no appservice has: its directory is empty.
+    if (!network) return { chunk: [], total_room_count_estimate: 0 };
+    scope = { kind: "network", ...network };
+  }
 
   const offset = request.since === undefined ? 0 : parseDirectoryToken(request.since);
   const limit = Math.min(request.limit ?? DEFAULT_PUBLIC_ROOMS_LIMIT, MAX_PUBLIC_ROOMS_LIMIT);
   const { rows, total } = await listPublishedRooms(db, {
+    scope,
     searchTerm: request.searchTerm?.trim() || null,
     roomTypes: request.roomTypes ?? null,
     offset,

@@ -177,6 +177,24 @@ export async function getDeviceListChanges(
   return { changed: [...changed].sort(), left: left!.results.map((r) => r.user_id).filter((u) => !changed.has(u)).sort() };
 }
 
+/**
+ * Device list changes after shared-stream position `after`, oldest first, at most `limit`, each with the users who
+ * share a room with the changed user (and the user): what an appservice needs to tell whether it tracks them.
+ */
+export async function getDeviceListChangesAfter(
+  db: D1Database,
+  after: number,
+  limit: number,
+): Promise<{ userId: string; position: number; sharing: string[] }[]> {
+  const changes = await db
+    .prepare("SELECT user_id, stream_id FROM device_list_changes WHERE stream_id > ? ORDER BY stream_id LIMIT ?")
+    .bind(after, limit)
+    .all<{ user_id: string; stream_id: number }>();
+  if (changes.results.length === 0) return [];
+  const sharing = await db.batch<{ user_id: string }>(changes.results.map((r) => db.prepare(SHARED_USERS).bind(r.user_id)));
+  return changes.results.map((r, i) => ({ userId: r.user_id, position: r.stream_id, sharing: sharing[i]!.results.map((s) => s.user_id) }));
+}
+
 /** Users who share a room with `userId` (and `userId`): whom a change to their device list concerns. */
 export async function getUsersSharingRoomWith(db: D1Database, userId: string): Promise<string[]> {
   const rows = await db.prepare(SHARED_USERS).bind(userId).all<{ user_id: string }>();

@@ -30,7 +30,7 @@ describe("appservice registration", () => {
     expect(compile({ ...base, receive_ephemeral: true }).receiveEphemeral).toBe(true);
     expect(compile({ ...base, "de.sorunome.msc2409.push_ephemeral": true }).receiveEphemeral).toBe(true);
     expect(compile(base).receiveEphemeral).toBe(false);
-    expect(compile({ ...base, "org.matrix.msc3202": true }).deviceMasquerading).toBe(true);
+    expect(compile({ ...base, "org.matrix.msc3202": true }).msc3202).toBe(true);
   });
 
   it("rejects an invalid regex, naming the entry and the namespace", () => {

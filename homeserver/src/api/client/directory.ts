@@ -10,10 +10,12 @@ import {
   localAliasesOf,
   publicRooms,
   resolveRoomAlias,
+  setAppserviceDirectoryVisibility,
   setDirectoryVisibility,
 } from "../../services/directory";
 import { checkAliasAllowed } from "../../appservice/policy";
 import { withAppserviceQuery } from "../../appservice/query";
+import { appserviceNetworkOf } from "../../appservice/thirdparty";
 import { roomIdOf } from "./rooms";
 
 const Limit = z.coerce.number().int().min(1);
@@ -65,6 +67,12 @@ export const directory = new Hono<AppEnv>()
     await setDirectoryVisibility(c.env.DB, c.var.requester, roomId, body.visibility);
     return c.json({});
   })
+  /** PUT /_matrix/client/v3/directory/list/appservice/{networkId}/{roomId} (as_token only) */
+  .put("/v3/directory/list/appservice/:networkId/:roomId", requireAuth, async (c) => {
+    const body = await parseBody(c, z.object({ visibility: z.enum(["public", "private"]) }));
+    await setAppserviceDirectoryVisibility(c.env.DB, c.var.requester, c.req.param("networkId"), roomIdOf(c), body.visibility);
+    return c.json({});
+  })
   /** GET /_matrix/client/v3/publicRooms (no authentication) */
   .get("/v3/publicRooms", async (c) => {
     const query = parseQuery(c, Server.extend({ limit: Limit.optional(), since: z.string().optional() }));
@@ -83,6 +91,7 @@ export const directory = new Hono<AppEnv>()
         roomTypes: body.filter?.room_types ?? undefined,
         includeAllNetworks: body.include_all_networks,
         thirdPartyInstanceId: body.third_party_instance_id,
+        networkOf: (id) => appserviceNetworkOf(c.env, id),
       }),
     );
   });
