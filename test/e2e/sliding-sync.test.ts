@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ClientEvent, type MatrixClient, type MatrixEvent, type Room, RoomEvent, SyncState, createClient } from "matrix-js-sdk";
 import { SlidingSync, SlidingSyncEvent, type MSC3575RoomData } from "matrix-js-sdk/lib/sliding-sync.js";
+import { RumaResponse, encryptionRequest, roomListRequest } from "../../homeserver/test/sync/element-x-sliding-sync";
 import { baseUrl, raw, registeredClient } from "./client";
 
 /** Simplified sliding sync (MSC4186) is not in the OpenAPI definitions, so these requests go through `raw`. */
@@ -71,6 +72,36 @@ describe("simplified sliding sync against wrangler dev", () => {
     expect(res.body["errcode"]).toBe("M_UNKNOWN_POS");
     const fresh = await slide(token, { conn_id: "stale", lists: { all: { ranges: [[0, 0]], timeline_limit: 1, required_state: [] } } });
     expect(fresh.lists["all"]!.count).toBe(1);
+  });
+
+  it("Element X's room-list and encryption connections long-poll side by side, each woken by its own news", async () => {
+    const { alice, bob, roomId } = await sharedRoom();
+    const token = alice.getAccessToken()!;
+    const elementX = async (body: Record<string, unknown>, query = ""): Promise<RumaResponse> => {
+      const res = await raw("POST", `${PATH}${query}`, { token, body });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const parsed = RumaResponse.safeParse(res.body);
+      expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+      return res.body as RumaResponse;
+    };
+    // The sdk's SyncService starts both at once; the room list with timeout=0 while it sets up.
+    const [list, keys] = await Promise.all([elementX(roomListRequest([[0, 19]]), "?timeout=0"), elementX(encryptionRequest(undefined))]);
+    expect(Object.keys(list.rooms!)).toEqual([roomId]);
+
+    for (let round = 0; round < 3; round++) {
+      const listPoll = elementX(roomListRequest([[0, 99]]), `?pos=${r(list.pos)}&timeout=30000`);
+      const keysPoll = elementX(encryptionRequest(keys.extensions!.to_device!.next_batch), `?pos=${r(keys.pos)}&timeout=30000`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await bob.sendTextMessage(roomId, `message ${round}`);
+      const listNews = await listPoll;
+      expect(listNews.rooms![roomId]!.timeline!.map((e) => e.content["body"])).toEqual([`message ${round}`]);
+      // The encryption loop is still waiting: a message is none of its business. A to-device message wakes it.
+      await bob.sendToDevice("m.dummy", new Map([[alice.getUserId()!, new Map([[alice.getDeviceId()!, { round }]])]]));
+      const keysNews = await keysPoll;
+      expect(keysNews.extensions!.to_device!.events!.map((e) => e.content["round"])).toEqual([round]);
+      Object.assign(list, listNews);
+      Object.assign(keys, keysNews);
+    }
   });
 
   it("matrix-js-sdk's SlidingSync class (which speaks the simplified endpoint) receives rooms and live messages", async () => {

@@ -4,6 +4,7 @@ import { ackToDevice, toDeviceSince } from "../../e2ee/to-device";
 import { userKeys } from "../../e2ee/user-keys";
 import { type AccountDataEvent, accountDataSince } from "../../services/account-data";
 import { type PresenceEvent, presenceSince } from "../../services/presence";
+import { pushRulesAccountData } from "../../services/push-rules";
 import { type ReceiptContent, receiptsSince } from "../../services/receipts";
 import { typingInRooms, typingSince } from "../../services/typing";
 import type { ToDeviceEvent } from "../../storage/to-device";
@@ -21,13 +22,16 @@ export interface ExtensionResults {
     device_one_time_keys_count: Record<string, number>;
     device_unused_fallback_key_types: string[];
   };
-  account_data?: { global: AccountDataEvent[]; rooms: Record<string, AccountDataEvent[]> };
+  account_data?: AccountDataSections;
   typing?: { rooms: Record<string, { type: "m.typing"; content: { user_ids: string[] } }> };
   receipts?: { rooms: Record<string, { type: "m.receipt"; content: ReceiptContent }> };
   presence?: { events: PresenceEvent[] };
 }
 
+type AccountDataSections = { global: AccountDataEvent[]; rooms: Record<string, AccountDataEvent[]> };
+
 const DEFAULT_TO_DEVICE_LIMIT = 100;
+const MAX_TO_DEVICE_LIMIT = 1000;
 
 export interface ExtensionScope {
   pos: SyncPosition | null;
@@ -61,7 +65,7 @@ export async function buildExtensions(env: Env, requester: Requester, config: Ex
           device_unused_fallback_key_types: counts.unused_fallback_key_types,
         }))
       : undefined,
-    on(config.account_data) ? accountDataSince(db, userId, sharedSince, scope.upTo.shared) : undefined,
+    on(config.account_data) ? accountDataSince(db, userId, sharedSince, scope.upTo.shared).then((data) => withPushRules(userId, scope.pos, data)) : undefined,
     on(config.typing)
       ? Promise.all([
           scope.pos ? typingSince(db, incremental, scope.pos.shared, scope.upTo.shared) : Promise.resolve<Record<string, string[]>>({}),
@@ -94,6 +98,15 @@ export async function buildExtensions(env: Env, requester: Requester, config: Ex
   return results;
 }
 
+/**
+ * Clients read push rules from the account data of a new connection (matrix-rust-sdk evaluates notifications with
+ * them): a user who never changed theirs gets the defaults, as in an initial /sync.
+ */
+function withPushRules(userId: string, pos: SyncPosition | null, data: AccountDataSections): AccountDataSections {
+  if (pos !== null || data.global.some((e) => e.type === "m.push_rules")) return data;
+  return { ...data, global: [...data.global, pushRulesAccountData(userId)] };
+}
+
 async function toDeviceExtension(
   db: D1Database,
   userId: string,
@@ -103,7 +116,8 @@ async function toDeviceExtension(
 ): Promise<NonNullable<ExtensionResults["to_device"]>> {
   const since = config.since !== undefined && /^\d{1,15}$/.test(config.since) ? Number(config.since) : 0;
   if (since > 0) await ackToDevice(db, userId, deviceId, since);
-  const limit = config.limit ?? DEFAULT_TO_DEVICE_LIMIT;
+  // A larger limit is served as this server's largest batch, as `timeline_limit` is, not refused.
+  const limit = Math.min(config.limit ?? DEFAULT_TO_DEVICE_LIMIT, MAX_TO_DEVICE_LIMIT);
   const batch = await toDeviceSince(db, userId, deviceId, since, limit, upTo);
   // Everything up to `upTo` was read unless the batch was cut short, in which case the next starts after its last
   // (or where this one started, when a limit of 0 delivered nothing).

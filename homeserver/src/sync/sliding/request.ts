@@ -58,7 +58,7 @@ export type RoomSubscription = z.infer<typeof RoomSubscription>;
 
 const Toggle = { enabled: z.boolean().optional() };
 const Extensions = z.object({
-  to_device: z.object({ ...Toggle, since: z.string().max(64).optional(), limit: z.number().int().min(0).max(1000).optional() }).optional(),
+  to_device: z.object({ ...Toggle, since: z.string().max(64).optional(), limit: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() }).optional(),
   e2ee: z.object(Toggle).optional(),
   account_data: z.object(Toggle).optional(),
   typing: z.object(Toggle).optional(),

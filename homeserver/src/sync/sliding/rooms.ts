@@ -118,16 +118,20 @@ export async function buildRooms(
   const stripped = decided.filter((d) => d.plan.row.membership === "invite" || d.plan.row.membership === "knock");
   const withHistory = decided.filter((d) => !stripped.includes(d));
   const joined = withHistory.filter((d) => d.plan.row.membership === "join");
+  // Rooms the user left or was banned from without ever joining (a rejected or withdrawn invite): of their state only
+  // the user's own member event is sent, which is how clients learn they are no longer invited.
+  const neverJoined = withHistory.filter((d) => d.plan.row.membership !== "join" && d.plan.row.prev_membership !== "join");
 
   // Round 1.
   const [timelines, summaries, bumps, memberEvents, unread] = await Promise.all([
     readAllTimelines(db, requester.userId, withHistory, ctx),
     getMemberSummaries(db, joined.map((d) => d.plan.row.room_id), requester.userId, HERO_COUNT),
     runBatched(db, joined.map((d) => bumpStampStatement(db, d.plan.row.room_id, ctx.upTo.events))),
-    getEventRows(db, stripped.map((d) => d.plan.row.event_id)),
+    getEventRows(db, [...stripped, ...neverJoined].map((d) => d.plan.row.event_id)),
     unreadCounts(db, requester.userId, joined.map((d) => d.plan.row.room_id)),
   ]);
   const bumpOf = new Map(joined.map((d, i) => [d.plan.row.room_id, (bumps[i]!.results[0] as { p: number } | undefined)?.p]));
+  const memberEventById = new Map(memberEvents.map((e) => [e.event_id, e]));
 
   // Round 2: state, with the member events of lazy-loaded senders and of heroes.
   const extras = withHistory.map((d) => {
@@ -142,6 +146,8 @@ export async function buildRooms(
   const states = withHistory.map((d, i) => {
     const rows = stateResults.slice(next, next + perRoom[i]!.length).flatMap((r) => r.results as EventRow[]);
     next += perRoom[i]!.length;
+    const own = neverJoined.includes(d) ? memberEventById.get(d.plan.row.event_id) : undefined;
+    if (own) rows.push(own);
     return selectState(d, timelines.get(d.plan.row.room_id)!, rows, extras[i]!);
   });
 
@@ -172,7 +178,6 @@ export async function buildRooms(
     if (d.mode === "delta" && room.timeline!.length === 0 && room.required_state!.length === 0 && !d.plan.receiptMoved) return;
     rooms[roomId] = room;
   });
-  const memberEventById = new Map(memberEvents.map((e) => [e.event_id, e]));
   for (const d of stripped) {
     const event = memberEventById.get(d.plan.row.event_id);
     if (!event) continue;
@@ -257,7 +262,8 @@ const members = (users: Iterable<string>) => [...users].map((u) => ({ type: "m.r
 function stateStatements(db: D1Database, d: Decided, extra: { lazy: Set<string>; heroes: string[] }, upTo: SyncPosition): D1PreparedStatement[] {
   const { row } = d.plan;
   // A room the user is no longer in: its state as they last saw it, whatever changed since; none at all if they were
-  // never joined (a rejected invite, a ban before joining), as they never saw any.
+  // never joined (a rejected invite, a ban before joining), as they never saw any; their own member event is read in
+  // round 1, with the invite events.
   if (row.membership !== "join") return row.prev_membership === "join" ? [stateRowsAtStatement(db, row.room_id, row.member_ordering)] : [];
   const wanted = [NAME, AVATAR, ...members(extra.lazy), ...members(extra.heroes)];
   if (d.mode === "full") return [currentStateStatement(db, row.room_id, d.plan.state.selector(wanted))];
@@ -284,16 +290,15 @@ function selectState(d: Decided, timeline: { rows: EventRow[]; limited: boolean 
   }
   const since = mode === "delta" ? plan.sent!.sent_events : null;
   const changedSince = (r: EventRow) => since === null || r.stream_ordering > since;
-  const timelineIds = new Set(timeline.rows.map((r) => r.event_id));
   const lazy = plan.state.lazy;
+  // `required_state` is the state after the timeline, and the only state clients read (matrix-rust-sdk ignores state
+  // events in the timeline): a member event there is sent here too.
   const required = [...current.values()].filter((r) => {
     if (mode === "full") return plan.state.matches(r.type, r.state_key!) || (lazy && r.type === "m.room.member" && extra.lazy.has(r.state_key!));
     if (changedSince(r) && plan.state.matches(r.type, r.state_key!)) return true;
     if (!lazy || r.type !== "m.room.member" || plan.row.membership !== "join") return false;
-    // Lazy members in a delta: the timeline's senders and targets (unless the event is in the timeline itself), and
-    // every membership change when there is no gap.
-    if (extra.lazy.has(r.state_key!) && !timelineIds.has(r.event_id)) return true;
-    return !timeline.limited && changedSince(r) && !timelineIds.has(r.event_id);
+    // Lazy members in a delta: the timeline's senders and targets, and every membership change when there is no gap.
+    return extra.lazy.has(r.state_key!) || (!timeline.limited && changedSince(r));
   });
   return { current, required: required.sort((a, b) => a.stream_ordering - b.stream_ordering) };
 }

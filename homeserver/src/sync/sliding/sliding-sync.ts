@@ -23,8 +23,12 @@ import { CombinedState, type StateConfig, compileRequiredState } from "./require
 import { type ListInputs, cutList, filterNeeds, orderRooms } from "./room-list";
 import { type RoomPlan, type SlidingRoom, buildRooms } from "./rooms";
 
-/** A connection idle this long is forgotten; its next request gets M_UNKNOWN_POS and the client starts over. */
-export const CONNECTION_IDLE_MS = 30 * 60_000;
+/**
+ * A connection idle this long is forgotten; its next request gets M_UNKNOWN_POS and the client starts over. Element X
+ * keeps its room list's pos across restarts (matrix-rust-sdk's `share_pos`), so a phone unused for a night or a weekend
+ * resumes with only what changed rather than the whole list again.
+ */
+export const CONNECTION_IDLE_MS = 7 * 24 * 60 * 60_000;
 /** Wake-ups that found nothing for this connection (rooms outside its lists) before answering empty anyway. */
 const MAX_ROUNDS = 4;
 const TYPING_LAPSE_SLACK_MS = 50;
