@@ -23,6 +23,7 @@ const ConfigSchema = z.object({
   MEDIA_USER_QUOTA_BYTES: positiveInt,
   MEDIA_THUMBNAIL_MAX_SOURCE_BYTES: positiveInt,
   MEDIA_THUMBNAIL_MAX_PIXELS: positiveInt,
+  MEDIA_THUMBNAIL_MAX_JPEG_PIXELS: positiveInt,
   URL_PREVIEW_ENABLED: flag,
   /** Lets URL previews reach loopback/private addresses: for tests against a local server only. */
   URL_PREVIEW_ALLOW_PRIVATE: flag,

@@ -4,6 +4,11 @@ export interface ImageInfo {
   format: ImageFormat;
   width: number;
   height: number;
+  /**
+   * A JPEG whose decoder must hold every DCT coefficient of the image until the end: progressive, or with a first
+   * scan that lacks some components.
+   */
+  multiScan?: true;
 }
 
 /**
@@ -42,19 +47,29 @@ function readWebp(bytes: Uint8Array, view: DataView): ImageInfo | null {
   return null;
 }
 
-/** Walks the JPEG markers to the first start-of-frame, which holds the dimensions. */
+/** Walks the JPEG markers to the first start-of-frame, which holds the dimensions, and on to the first scan. */
 function readJpeg(bytes: Uint8Array, view: DataView): ImageInfo | null {
+  let frame: { info: ImageInfo; components: number } | null = null;
   let offset = 2;
   while (offset + 9 <= bytes.byteLength) {
-    if (bytes[offset] !== 0xff) return null;
+    if (bytes[offset] !== 0xff) break;
     const marker = bytes[offset + 1]!;
     if (marker === 0xff) {
       offset += 1;
       continue;
     }
     const isStartOfFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isStartOfFrame) return { format: "jpeg", height: view.getUint16(offset + 5), width: view.getUint16(offset + 7) };
+    if (isStartOfFrame && !frame) {
+      const info: ImageInfo = { format: "jpeg", height: view.getUint16(offset + 5), width: view.getUint16(offset + 7) };
+      // SOF2, SOF6, SOF10 and SOF14 are the progressive processes.
+      if ((marker & 0x03) === 0x02) info.multiScan = true;
+      frame = { info, components: bytes[offset + 9]! };
+    }
+    if (marker === 0xda) {
+      if (frame && bytes[offset + 4]! < frame.components) frame.info.multiScan = true;
+      break;
+    }
     offset += 2 + view.getUint16(offset + 2);
   }
-  return null;
+  return frame?.info ?? null;
 }

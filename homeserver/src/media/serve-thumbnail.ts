@@ -2,13 +2,12 @@ import { MatrixError } from "../http/errors";
 import type { MediaRow } from "../storage/media";
 import { dispositionWithName, mimeEssence } from "./headers";
 import { contentKey, thumbnailKey } from "./store";
-import { type ThumbnailSpec, cannotThumbnail, chooseThumbnail, inspectImage, renderThumbnail, tooLargeToThumbnail } from "./thumbnail";
+import { type PixelLimits, type ThumbnailSpec, cannotThumbnail, chooseThumbnail, inspectImage, renderThumbnail, tooLargeToThumbnail } from "./thumbnail";
 
 const THUMBNAILABLE = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 
-export interface ThumbnailLimits {
+export interface ThumbnailLimits extends PixelLimits {
   maxSourceBytes: number;
-  maxPixels: number;
 }
 
 /**
@@ -27,8 +26,8 @@ export async function thumbnailResponse(bucket: R2Bucket, row: MediaRow, request
   const original = await bucket.get(contentKey(row.media_id));
   if (!original) throw new MatrixError(404, "M_NOT_FOUND", "Media content is missing");
   const bytes = new Uint8Array(await original.arrayBuffer());
-  const info = inspectImage(bytes, limits.maxPixels);
-  const thumbnail = await renderThumbnail(bytes, info, spec);
+  const info = inspectImage(bytes, limits);
+  const thumbnail = await renderThumbnail(bytes, info, spec, limits);
   if (!thumbnail) return imageResponse(bytes, contentType, bytes.byteLength);
   await bucket.put(key, thumbnail.bytes, { httpMetadata: { contentType: thumbnail.contentType } });
   return imageResponse(thumbnail.bytes, thumbnail.contentType, thumbnail.bytes.byteLength);

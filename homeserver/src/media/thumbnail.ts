@@ -3,13 +3,17 @@
  * packaged for workerd (it imports its .wasm the way wrangler and the vitest pool bundle it, no fetch at start),
  * that decodes PNG, JPEG, GIF and WebP, resizes and crops, and encodes PNG and JPEG. The @jsquash packages need a
  * module per codec plus a separate resizer; wasm-vips/ImageMagick builds are too large for a Worker.
- * Cost: decoding holds about 11 bytes of wasm memory per pixel (134 MB measured for 12 MP) and wasm memory never
- * shrinks, so MEDIA_THUMBNAIL_MAX_PIXELS must keep a decode well inside the Worker's 128 MB. It is imported on
- * first use, so isolates that never make a thumbnail never instantiate it.
+ * Cost: a whole decode holds about 11 bytes of wasm memory per pixel (134 MB measured for 12 MP) and wasm memory
+ * never shrinks, so MEDIA_THUMBNAIL_MAX_PIXELS keeps PNG, GIF and WebP decodes well inside the Worker's 128 MB.
+ * JPEGs (camera photos) are decoded at reduced scale by libjpeg-turbo instead (jpeg-decode.ts), which needs far less
+ * for sequential JPEGs, held to their own limit, MEDIA_THUMBNAIL_MAX_JPEG_PIXELS (progressive ones need up to 6 bytes
+ * a pixel and keep the whole-decode limit). Photon then only resizes, crops and encodes the small image.
+ * It is imported on first use, so isolates that never make a thumbnail never instantiate it.
  */
 import type { PhotonImage } from "@cf-wasm/photon";
 import { MatrixError } from "../http/errors";
 import { type ImageInfo, readImageInfo } from "./image-size";
+import { type Region, type Size, decodeJpeg, jpegScaleFor } from "./jpeg-decode";
 
 export type ThumbnailMethod = "crop" | "scale";
 
@@ -55,69 +59,99 @@ export interface Thumbnail {
 export const cannotThumbnail = () => new MatrixError(400, "M_UNKNOWN", "Cannot generate thumbnails for the requested content");
 export const tooLargeToThumbnail = () => new MatrixError(413, "M_TOO_LARGE", "Content is too large to thumbnail");
 
-/** Checks the header before decoding: unknown formats are a 400, images over `maxPixels` a 413. */
-export function inspectImage(bytes: Uint8Array, maxPixels: number): ImageInfo {
+export interface PixelLimits {
+  /** Images whose decoder holds the whole image: PNG, GIF, WebP, and progressive (multi-scan) JPEGs. */
+  maxPixels: number;
+  /** Sequential JPEGs, decoded at reduced scale. */
+  maxJpegPixels: number;
+}
+
+/** Checks the header before decoding: unknown formats are a 400, images over their kind's pixel limit a 413. */
+export function inspectImage(bytes: Uint8Array, limits: PixelLimits): ImageInfo {
   const info = readImageInfo(bytes);
   if (!info || info.width === 0 || info.height === 0) throw cannotThumbnail();
-  if (info.width * info.height > maxPixels) throw tooLargeToThumbnail();
+  const limit = info.format === "jpeg" && !info.multiScan ? limits.maxJpegPixels : limits.maxPixels;
+  if (info.width * info.height > limit) throw tooLargeToThumbnail();
   return info;
+}
+
+/** How a thumbnail is made from the source: resized (to `resize`), then cut (to `crop`). */
+export interface ThumbnailPlan {
+  resize: Size | null;
+  crop: Region | null;
+}
+
+/**
+ * The plan for a thumbnail of a `source`-sized image, or null when the image is already no larger than asked.
+ * `scale` fits the box keeping the aspect; `crop` scales to cover the box, then cuts the middle out (a source
+ * smaller than the box is only cut, never enlarged).
+ */
+export function thumbnailPlan(source: Size, spec: ThumbnailSpec): ThumbnailPlan | null {
+  if (spec.method === "scale") {
+    const size = scaledSize(source, spec);
+    return size && { resize: size, crop: null };
+  }
+  const ratio = Math.max(spec.width / source.width, spec.height / source.height);
+  const resize = ratio < 1 ? { width: Math.max(spec.width, Math.round(source.width * ratio)), height: Math.max(spec.height, Math.round(source.height * ratio)) } : null;
+  const covering = resize ?? source;
+  const width = Math.min(spec.width, covering.width);
+  const height = Math.min(spec.height, covering.height);
+  if (!resize && width === source.width && height === source.height) return null;
+  return { resize, crop: { x: Math.floor((covering.width - width) / 2), y: Math.floor((covering.height - height) / 2), width, height } };
 }
 
 /**
  * Renders a thumbnail, or returns null when the image is already no larger than asked (the spec says to serve the
  * original then, and never to upscale). JPEG sources give JPEG thumbnails; others give PNG, keeping transparency.
  */
-export async function renderThumbnail(bytes: Uint8Array, info: ImageInfo, spec: ThumbnailSpec): Promise<Thumbnail | null> {
+export async function renderThumbnail(bytes: Uint8Array, info: ImageInfo, spec: ThumbnailSpec, limits: PixelLimits): Promise<Thumbnail | null> {
+  const plan = thumbnailPlan(info, spec);
+  if (!plan) return null;
+  // A JPEG that is only cut cannot be decoded at reduced scale: it is a whole decode, held to that limit.
+  if (info.format === "jpeg" && !plan.resize && info.width * info.height > limits.maxPixels) throw tooLargeToThumbnail();
   const photon = await import("@cf-wasm/photon");
-  let source: PhotonImage;
+  // wasm memory is not garbage-collected: every image must be freed, or the isolate grows with each thumbnail.
+  const images: PhotonImage[] = [];
   try {
-    source = photon.PhotonImage.new_from_byteslice(bytes);
-  } catch {
-    throw cannotThumbnail();
-  }
-  const images: PhotonImage[] = [source];
-  try {
-    const result = spec.method === "scale" ? scaleImage(photon, source, spec, images) : cropImage(photon, source, spec, images);
-    if (!result) return null;
+    const { image: source, cropped } = decodeSource(photon, bytes, info, plan, limits.maxPixels);
+    images.push(source);
+    let result = source;
+    if (plan.resize) {
+      result = photon.resize(result, plan.resize.width, plan.resize.height, photon.SamplingFilter.Triangle);
+      images.push(result);
+    }
+    if (plan.crop && !cropped) {
+      const { x, y, width, height } = plan.crop;
+      result = photon.crop(result, x, y, x + width, y + height);
+      images.push(result);
+    }
     return info.format === "jpeg"
       ? { bytes: result.get_bytes_jpeg(82), contentType: "image/jpeg" }
       : { bytes: result.get_bytes(), contentType: "image/png" };
   } finally {
-    // wasm memory is not garbage-collected: every image must be freed, or the isolate grows with each thumbnail.
     for (const image of images) image.free();
   }
 }
 
 type Photon = typeof import("@cf-wasm/photon");
 
-function scaleImage(photon: Photon, source: PhotonImage, spec: ThumbnailSpec, images: PhotonImage[]): PhotonImage | null {
-  const size = scaledSize({ width: source.get_width(), height: source.get_height() }, spec);
-  if (!size) return null;
-  const scaled = photon.resize(source, size.width, size.height, photon.SamplingFilter.Triangle);
-  images.push(scaled);
-  return scaled;
-}
-
-/** Scales to cover the box, then cuts the middle out; a source smaller than the box is only cut, never enlarged. */
-function cropImage(photon: Photon, source: PhotonImage, spec: ThumbnailSpec, images: PhotonImage[]): PhotonImage | null {
-  const width = source.get_width();
-  const height = source.get_height();
-  const ratio = Math.max(spec.width / width, spec.height / height);
-  let covering = source;
-  if (ratio < 1) {
-    const coverWidth = Math.max(spec.width, Math.round(width * ratio));
-    const coverHeight = Math.max(spec.height, Math.round(height * ratio));
-    covering = photon.resize(source, coverWidth, coverHeight, photon.SamplingFilter.Triangle);
-    images.push(covering);
+/**
+ * The image to resize and crop. A JPEG is decoded at the smallest DCT scale that still covers the resize target
+ * (or, when it is only cut, just the part kept); other formats are decoded whole by Photon, and so are JPEGs
+ * libjpeg-turbo cannot turn into RGB (CMYK ones) when they are within the whole-decode limit.
+ */
+function decodeSource(photon: Photon, bytes: Uint8Array, info: ImageInfo, plan: ThumbnailPlan, maxPixels: number): { image: PhotonImage; cropped: boolean } {
+  if (info.format === "jpeg") {
+    try {
+      const decoded = plan.resize ? decodeJpeg(bytes, info, jpegScaleFor(info, plan.resize)) : decodeJpeg(bytes, info, 8, plan.crop ?? undefined);
+      return { image: new photon.PhotonImage(decoded.pixels, decoded.width, decoded.height), cropped: !plan.resize };
+    } catch {
+      if (info.width * info.height > maxPixels) throw cannotThumbnail();
+    }
   }
-  const cw = covering.get_width();
-  const ch = covering.get_height();
-  const outW = Math.min(spec.width, cw);
-  const outH = Math.min(spec.height, ch);
-  if (covering === source && outW === width && outH === height) return null;
-  const x = Math.floor((cw - outW) / 2);
-  const y = Math.floor((ch - outH) / 2);
-  const cropped = photon.crop(covering, x, y, x + outW, y + outH);
-  images.push(cropped);
-  return cropped;
+  try {
+    return { image: photon.PhotonImage.new_from_byteslice(bytes), cropped: false };
+  } catch {
+    throw cannotThumbnail();
+  }
 }

@@ -56,7 +56,10 @@ export interface MemberSummaryRows {
   heroes: { user_id: string; membership: string }[];
 }
 
-/** Member counts and hero candidates of several rooms, in one batch (two statements per room). */
+/**
+ * Member counts and hero candidates of several rooms: two statements for all of them, in one batch. Each walks the
+ * rooms' member entries by key (CROSS JOIN keeps SQLite from starting anywhere but the room list).
+ */
 export async function getMemberSummaries(
   db: D1Database,
   roomIds: string[],
@@ -64,30 +67,36 @@ export async function getMemberSummaries(
   heroLimit: number,
 ): Promise<Map<string, MemberSummaryRows>> {
   if (roomIds.length === 0) return new Map();
-  const statements = roomIds.flatMap((roomId) => [
+  const rooms = JSON.stringify(roomIds);
+  const [counts, heroes] = await db.batch([
     db
       .prepare(
-        `SELECT membership, COUNT(*) AS n FROM current_state
-         WHERE room_id = ? AND type = 'm.room.member' AND membership IN ('join', 'invite') GROUP BY membership`,
+        `SELECT c.room_id, c.membership, COUNT(*) AS n
+         FROM json_each(?1) j CROSS JOIN current_state c ON c.room_id = j.value AND c.type = 'm.room.member'
+         WHERE c.membership IN ('join', 'invite') GROUP BY c.room_id, c.membership`,
       )
-      .bind(roomId),
+      .bind(rooms),
     db
       .prepare(
-        `SELECT state_key AS user_id, membership FROM current_state
-         WHERE room_id = ? AND type = 'm.room.member' AND state_key != ?
-         ORDER BY membership NOT IN ('join', 'invite'), stream_ordering LIMIT ?`,
+        `SELECT room_id, user_id, membership FROM (
+           SELECT c.room_id, c.state_key AS user_id, c.membership,
+                  ROW_NUMBER() OVER (PARTITION BY c.room_id ORDER BY c.membership NOT IN ('join', 'invite'), c.stream_ordering) AS n
+           FROM json_each(?1) j CROSS JOIN current_state c ON c.room_id = j.value AND c.type = 'm.room.member'
+           WHERE c.state_key != ?2
+         ) WHERE n <= ?3 ORDER BY room_id, n`,
       )
-      .bind(roomId, userId, heroLimit),
+      .bind(rooms, userId, heroLimit),
   ]);
-  const results = await db.batch(statements);
-  return new Map(
-    roomIds.map((roomId, i) => {
-      const counts = results[2 * i]!.results as { membership: string; n: number }[];
-      const countOf = (m: string) => counts.find((r) => r.membership === m)?.n ?? 0;
-      const heroes = results[2 * i + 1]!.results as { user_id: string; membership: string }[];
-      return [roomId, { joined: countOf("join"), invited: countOf("invite"), heroes }];
-    }),
-  );
+  const summaries = new Map<string, MemberSummaryRows>(roomIds.map((roomId) => [roomId, { joined: 0, invited: 0, heroes: [] }]));
+  for (const row of counts!.results as { room_id: string; membership: string; n: number }[]) {
+    const summary = summaries.get(row.room_id)!;
+    if (row.membership === "join") summary.joined = row.n;
+    else summary.invited = row.n;
+  }
+  for (const row of heroes!.results as { room_id: string; user_id: string; membership: string }[]) {
+    summaries.get(row.room_id)!.heroes.push({ user_id: row.user_id, membership: row.membership });
+  }
+  return summaries;
 }
 
 /** The users joined to a room now (whom a receipt or typing change in it concerns). */

@@ -5,7 +5,7 @@ import { positionToken } from "../services/pagination";
 import { visibleEventIds } from "../services/visibility";
 import { type EventRow, stateRowsAtStatement, timelineRowsStatement } from "../storage/events";
 import { runBatched } from "../storage/sync";
-import { type VisibilityInputs, visibilityInputStatements, visibilityInputsOf } from "../storage/visibility";
+import { type VisibilityInputs, type VisibilityRow, visibilityInputStatement, visibilityInputsOf } from "../storage/visibility";
 import { type SyncFilter, allowsRoomIn } from "./filter";
 
 const DEFAULT_TIMELINE_LIMIT = 10;
@@ -92,12 +92,12 @@ export async function readTimelines(
   const withRows = windows.flatMap((_, i) => (fetched[i]!.length > 0 ? [i] : []));
   const visibilityResults = await runBatched(
     db,
-    withRows.flatMap((i) => {
+    withRows.map((i) => {
       const rows = fetched[i]!;
-      return visibilityInputStatements(db, windows[i]!.roomId, userId, rows[rows.length - 1]!.stream_ordering, rows[0]!.stream_ordering);
+      return visibilityInputStatement(db, windows[i]!.roomId, userId, rows[rows.length - 1]!.stream_ordering, rows[0]!.stream_ordering);
     }),
   );
-  const visibility = new Map(withRows.map((i, k) => [i, visibilityInputsOf(visibilityResults.slice(3 * k, 3 * k + 3) as D1Result<EventRow>[])]));
+  const visibility = new Map(withRows.map((i, k) => [i, visibilityInputsOf(visibilityResults[k] as D1Result<VisibilityRow>)]));
   return Promise.all(
     windows.map(async (w, i) => {
       const newestFirst = fetched[i]!;

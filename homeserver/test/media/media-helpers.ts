@@ -131,3 +131,70 @@ export async function mediaKeys(): Promise<string[]> {
   const listed = await env.MEDIA.list({ prefix: "media/" });
   return listed.objects.map((o) => o.key);
 }
+
+/**
+ * A JPEG of `width` x `height` (multiples of 8) in which every 8x8 block is one flat colour, `block(x, y)` at the
+ * block's top-left pixel. Flat blocks have only a DC coefficient, so the encoder is small and exact: 4:4:4 YCbCr,
+ * a quantizer of 8 for every coefficient, a Huffman table with a 4-bit code per DC category and a 1-bit
+ * end-of-block code. A 12-MP image is a few hundred kB and costs the test no encoder library. `progressive` makes
+ * a progressive JPEG of one scan, the DC one (the AC coefficients, all zero, need none); `cmyk` a four-component
+ * JPEG whose blocks' values are used as they are (the fourth is 255 - the first).
+ */
+export function makeBlockJpeg(
+  width: number,
+  height: number,
+  block: (x: number, y: number) => [number, number, number],
+  { progressive = false, cmyk = false } = {},
+): Uint8Array {
+  expect(width % 8 === 0 && height % 8 === 0).toBe(true);
+  const components = cmyk ? 4 : 3;
+  const ids = Array.from({ length: components }, (_, i) => i + 1);
+  const segment = (marker: number, body: number[]) => [0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 0xff, ...body];
+  const header = [
+    0xff, 0xd8,
+    ...segment(0xdb, [0x00, ...new Array<number>(64).fill(8)]),
+    ...segment(progressive ? 0xc2 : 0xc0, [8, height >> 8, height & 0xff, width >> 8, width & 0xff, components, ...ids.flatMap((id) => [id, 0x11, 0])]),
+    ...segment(0xc4, [0x00, 0, 0, 0, 12, ...new Array<number>(12).fill(0), ...Array.from({ length: 12 }, (_, i) => i)]),
+    ...segment(0xc4, [0x10, 1, ...new Array<number>(15).fill(0), 0x00]),
+    ...segment(0xda, [components, ...ids.flatMap((id) => [id, 0x00]), 0, progressive ? 0 : 63, 0]),
+  ];
+  const blocks = (width / 8) * (height / 8);
+  const data = new Uint8Array(header.length + blocks * 12 + 4);
+  data.set(header);
+  let length = header.length;
+  let bits = 0;
+  let bitCount = 0;
+  const put = (value: number, count: number) => {
+    bits = (bits << count) | (value & ((1 << count) - 1));
+    bitCount += count;
+    while (bitCount >= 8) {
+      const byte = (bits >> (bitCount - 8)) & 0xff;
+      data[length++] = byte;
+      if (byte === 0xff) data[length++] = 0x00; // byte stuffing
+      bitCount -= 8;
+    }
+    bits &= (1 << bitCount) - 1;
+  };
+  const previous = [0, 0, 0, 0];
+  for (let y = 0; y < height; y += 8) {
+    for (let x = 0; x < width; x += 8) {
+      const [r, g, b] = block(x, y);
+      const values = cmyk
+        ? [r, g, b, 255 - r]
+        : [0.299 * r + 0.587 * g + 0.114 * b, 128 - 0.168736 * r - 0.331264 * g + 0.5 * b, 128 + 0.5 * r - 0.418688 * g - 0.081312 * b];
+      values.forEach((value, c) => {
+        // DC = 8 x (mean - 128), quantized by 8.
+        const dc = Math.round(Math.min(255, Math.max(0, value))) - 128;
+        const diff = dc - previous[c]!;
+        previous[c] = dc;
+        const category = 32 - Math.clz32(Math.abs(diff)); // bits of |diff|
+        put(category, 4);
+        if (category > 0) put(diff > 0 ? diff : diff + (1 << category) - 1, category);
+        if (!progressive) put(0, 1); // end of block
+      });
+    }
+  }
+  if (bitCount > 0) put(0x7f, 8 - bitCount); // pad with 1-bits
+  data.set([0xff, 0xd9], length);
+  return data.slice(0, length + 2);
+}

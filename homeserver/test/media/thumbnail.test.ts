@@ -2,9 +2,10 @@ import { PhotonImage } from "@cf-wasm/photon";
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { readImageInfo } from "../../src/media/image-size";
-import { chooseThumbnail, scaledSize } from "../../src/media/thumbnail";
+import { decodeJpeg, jpegScaleFor } from "../../src/media/jpeg-decode";
+import { chooseThumbnail, scaledSize, thumbnailPlan } from "../../src/media/thumbnail";
 import { call, expectError, registerUser } from "../helpers";
-import { makePng, mediaIdOf, pngSize, send, upload } from "./media-helpers";
+import { makeBlockJpeg, makePng, mediaIdOf, pngSize, send, upload } from "./media-helpers";
 
 const thumbnail = (token: string, mediaId: string, query: string, testEnv?: Partial<Record<keyof Env, unknown>>) =>
   send("GET", `/_matrix/client/v1/media/thumbnail/localhost:8787/${mediaId}?${query}`, { token, ...(testEnv ? { env: testEnv } : {}) });
@@ -143,3 +144,160 @@ describe("GET /_matrix/client/v1/media/thumbnail", () => {
     expectError(await call("GET", `${base}?width=32&height=32`), 401, "M_MISSING_TOKEN");
   });
 });
+
+type Rgb = [number, number, number];
+const RED: Rgb = [220, 30, 30];
+const GREEN: Rgb = [30, 200, 40];
+const BLUE: Rgb = [30, 40, 220];
+const WHITE: Rgb = [240, 240, 240];
+const BLACK: Rgb = [0, 0, 0];
+
+/**
+ * A 12-MP (4000x3000) photo-sized JPEG: black bands 400 px wide down both sides, and between them four colour
+ * quadrants (red, green / blue, white), split at x = 2000 and y = 1504.
+ */
+function twelveMegapixelJpeg(): Uint8Array {
+  return makeBlockJpeg(4000, 3000, (x, y) => {
+    if (x < 400 || x >= 3600) return BLACK;
+    if (y < 1504) return x < 2000 ? RED : GREEN;
+    return x < 2000 ? BLUE : WHITE;
+  });
+}
+
+/** The colour at (x, y) of a decoded thumbnail, each channel within `tolerance` of the expected one. */
+function expectColour(image: PhotonImage, x: number, y: number, expected: Rgb, tolerance = 24): void {
+  const pixels = image.get_raw_pixels();
+  const at = (y * image.get_width() + x) * 4;
+  const actual = [pixels[at]!, pixels[at + 1]!, pixels[at + 2]!];
+  actual.forEach((value, i) => expect(Math.abs(value - expected[i]!), `pixel (${x}, ${y}) ${actual} vs ${expected}`).toBeLessThanOrEqual(tolerance));
+}
+
+describe("12-megapixel JPEG thumbnails (decoded at reduced scale)", () => {
+  it("plans the DCT scale from the size needed, and decodes a 12-MP JPEG at 1/8 in a few MB of wasm memory", () => {
+    expect(jpegScaleFor({ width: 4000, height: 3000 }, { width: 320, height: 240 })).toBe(1);
+    expect(jpegScaleFor({ width: 4000, height: 3000 }, { width: 800, height: 600 })).toBe(2);
+    expect(jpegScaleFor({ width: 4000, height: 3000 }, { width: 1600, height: 1200 })).toBe(4);
+    expect(jpegScaleFor({ width: 640, height: 480 }, { width: 600, height: 450 })).toBe(8);
+    expect(thumbnailPlan({ width: 4000, height: 3000 }, { width: 96, height: 96, method: "crop" })).toEqual({
+      resize: { width: 128, height: 96 },
+      crop: { x: 16, y: 0, width: 96, height: 96 },
+    });
+
+    const jpeg = twelveMegapixelJpeg();
+    const decoded = decodeJpeg(jpeg, { width: 4000, height: 3000 }, 1);
+    expect([decoded.width, decoded.height]).toEqual([500, 375]);
+    // A whole decode would need 48 MB for the RGBA output alone.
+    expect(decoded.memoryBytes).toBeLessThan(8 * 1024 * 1024);
+    const pixel = (x: number, y: number) => Array.from(decoded.pixels.subarray((y * 500 + x) * 4, (y * 500 + x) * 4 + 3));
+    for (const [[x, y], colour] of [[[10, 100], BLACK], [[100, 50], RED], [[400, 50], GREEN], [[100, 300], BLUE], [[400, 300], WHITE]] as const) {
+      pixel(x, y).forEach((value, i) => expect(Math.abs(value - colour[i]!)).toBeLessThanOrEqual(3));
+    }
+  });
+
+  it("makes 320x240 scale and crop thumbnails and a 96x96 crop of a 12-MP JPEG, with the right pixels", async () => {
+    const alice = await registerUser("alice");
+    const jpeg = twelveMegapixelJpeg();
+    const mediaId = mediaIdOf((await upload(alice.accessToken, jpeg, { contentType: "image/jpeg", filename: "photo.jpg" })).json["content_uri"]);
+
+    // 320x240 by either method: the 4:3 source fits the box exactly, so both keep the whole picture.
+    for (const method of ["scale", "crop"]) {
+      const res = await thumbnail(alice.accessToken, mediaId, `width=320&height=240&method=${method}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe("image/jpeg");
+      const image = PhotonImage.new_from_byteslice(new Uint8Array(await res.arrayBuffer()));
+      expect([image.get_width(), image.get_height()]).toEqual([320, 240]);
+      // The bands are 32 px wide at this scale; the quadrants meet at (160, 120).
+      expectColour(image, 10, 120, BLACK);
+      expectColour(image, 310, 120, BLACK);
+      expectColour(image, 90, 60, RED);
+      expectColour(image, 230, 60, GREEN);
+      expectColour(image, 90, 180, BLUE);
+      expectColour(image, 230, 180, WHITE);
+      image.free();
+    }
+
+    // Cropped to the middle 3000x3000 of the original: no band is left, the quadrants meet at (48, 48).
+    const cropped = await thumbnail(alice.accessToken, mediaId, "width=90&height=90&method=crop");
+    expect(cropped.status).toBe(200);
+    const croppedImage = PhotonImage.new_from_byteslice(new Uint8Array(await cropped.arrayBuffer()));
+    expect([croppedImage.get_width(), croppedImage.get_height()]).toEqual([96, 96]);
+    expectColour(croppedImage, 2, 20, RED);
+    expectColour(croppedImage, 93, 20, GREEN);
+    expectColour(croppedImage, 2, 76, BLUE);
+    expectColour(croppedImage, 93, 76, WHITE);
+    croppedImage.free();
+  }, 60_000);
+
+  it("keeps only the part of a JPEG that a crop without resizing needs", async () => {
+    const alice = await registerUser("alice");
+    // 2400x64 is less tall than the 96x96 box, so it is only cut: columns 1152 to 1247, all 64 rows.
+    const strip = makeBlockJpeg(2400, 64, (x) => (x < 1176 ? RED : x < 1224 ? GREEN : BLUE));
+    const mediaId = mediaIdOf((await upload(alice.accessToken, strip, { contentType: "image/jpeg" })).json["content_uri"]);
+    const res = await thumbnail(alice.accessToken, mediaId, "width=96&height=96&method=crop");
+    expect(res.status).toBe(200);
+    const image = PhotonImage.new_from_byteslice(new Uint8Array(await res.arrayBuffer()));
+    expect([image.get_width(), image.get_height()]).toEqual([96, 64]);
+    expectColour(image, 10, 32, RED);
+    expectColour(image, 48, 32, GREEN);
+    expectColour(image, 85, 32, BLUE);
+    image.free();
+
+    // Only cut means decoded whole, so the whole-decode limit applies.
+    expectError(await call("GET", `/_matrix/client/v1/media/thumbnail/localhost:8787/${mediaId}?width=200&height=200&method=crop`, { token: alice.accessToken, env: { MEDIA_THUMBNAIL_MAX_PIXELS: "100000" } }), 413, "M_TOO_LARGE");
+  });
+
+  it("decodes progressive JPEGs too, but holds them to the whole-decode limit (their decoder keeps every coefficient)", async () => {
+    const alice = await registerUser("alice");
+    const colours = (x: number, y: number): Rgb => (y < 896 ? (x < 1200 ? RED : GREEN) : x < 1200 ? BLUE : WHITE);
+    const small = makeBlockJpeg(2400, 1800, colours, { progressive: true });
+    expect(readImageInfo(small)).toEqual({ format: "jpeg", width: 2400, height: 1800, multiScan: true });
+    const mediaId = mediaIdOf((await upload(alice.accessToken, small, { contentType: "image/jpeg" })).json["content_uri"]);
+    const res = await thumbnail(alice.accessToken, mediaId, "width=320&height=240&method=scale");
+    expect(res.status).toBe(200);
+    const image = PhotonImage.new_from_byteslice(new Uint8Array(await res.arrayBuffer()));
+    expect([image.get_width(), image.get_height()]).toEqual([320, 240]);
+    expectColour(image, 60, 60, RED);
+    expectColour(image, 260, 60, GREEN);
+    expectColour(image, 60, 180, BLUE);
+    expectColour(image, 260, 180, WHITE);
+    image.free();
+
+    const large = makeBlockJpeg(4000, 3000, colours, { progressive: true });
+    const largeId = mediaIdOf((await upload(alice.accessToken, large, { contentType: "image/jpeg" })).json["content_uri"]);
+    expectError(await call("GET", `/_matrix/client/v1/media/thumbnail/localhost:8787/${largeId}?width=32&height=32`, { token: alice.accessToken }), 413, "M_TOO_LARGE");
+  }, 60_000);
+
+  it("thumbnails CMYK JPEGs (which libjpeg-turbo cannot make RGB) with Photon, within the whole-decode limit", async () => {
+    const alice = await registerUser("alice");
+    const cmyk = makeBlockJpeg(640, 480, () => [10, 200, 30], { cmyk: true });
+    const mediaId = mediaIdOf((await upload(alice.accessToken, cmyk, { contentType: "image/jpeg" })).json["content_uri"]);
+    const res = await thumbnail(alice.accessToken, mediaId, "width=320&height=240&method=scale");
+    expect(res.status).toBe(200);
+    expect(readImageInfo(new Uint8Array(await res.arrayBuffer()))).toEqual({ format: "jpeg", width: 320, height: 240 });
+    // Over that limit, it cannot be decoded at all.
+    const path = `/_matrix/client/v1/media/thumbnail/localhost:8787/${mediaId}?width=96&height=96&method=crop`;
+    expectError(await call("GET", path, { token: alice.accessToken, env: { MEDIA_THUMBNAIL_MAX_PIXELS: "100000" } }), 400, "M_UNKNOWN");
+  });
+
+  it("refuses JPEGs over MEDIA_THUMBNAIL_MAX_JPEG_PIXELS with 413, and corrupt JPEG data with 400", async () => {
+    const alice = await registerUser("alice");
+    const jpeg = twelveMegapixelJpeg();
+    const mediaId = mediaIdOf((await upload(alice.accessToken, jpeg, { contentType: "image/jpeg" })).json["content_uri"]);
+    const path = `/_matrix/client/v1/media/thumbnail/localhost:8787/${mediaId}?width=32&height=32&method=crop`;
+    expectError(await call("GET", path, { token: alice.accessToken, env: { MEDIA_THUMBNAIL_MAX_JPEG_PIXELS: "11999999" } }), 413, "M_TOO_LARGE");
+    // The whole-decode limit does not apply to JPEGs.
+    const res = await thumbnail(alice.accessToken, mediaId, "width=32&height=32&method=crop", { MEDIA_THUMBNAIL_MAX_PIXELS: "100000" });
+    expect(res.status).toBe(200);
+
+    const truncated = mediaIdOf((await upload(alice.accessToken, jpeg.slice(0, jpeg.byteLength / 2), { contentType: "image/jpeg" })).json["content_uri"]);
+    expectError(await call("GET", `/_matrix/client/v1/media/thumbnail/localhost:8787/${truncated}?width=32&height=32`, { token: alice.accessToken }), 400, "M_UNKNOWN");
+    const garbled = jpeg.slice();
+    garbled.fill(0x5a, 700, 20_000); // entropy-coded data that decodes to nonsense
+    const bad = mediaIdOf((await upload(alice.accessToken, garbled, { contentType: "image/jpeg" })).json["content_uri"]);
+    expectError(await call("GET", `/_matrix/client/v1/media/thumbnail/localhost:8787/${bad}?width=32&height=32`, { token: alice.accessToken }), 400, "M_UNKNOWN");
+    // The decoder recovers from the error (a fresh instance): a new size of the good image is made.
+    const again = await thumbnail(alice.accessToken, mediaId, "width=320&height=240&method=scale");
+    expect(again.status).toBe(200);
+  }, 60_000);
+});
+

@@ -84,6 +84,7 @@ export const clientMedia = new Hono<AppEnv>()
     return thumbnailResponse(c.env.MEDIA, row, query, {
       maxSourceBytes: c.var.config.MEDIA_THUMBNAIL_MAX_SOURCE_BYTES,
       maxPixels: c.var.config.MEDIA_THUMBNAIL_MAX_PIXELS,
+      maxJpegPixels: c.var.config.MEDIA_THUMBNAIL_MAX_JPEG_PIXELS,
     });
   });
 
