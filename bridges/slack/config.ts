@@ -7,6 +7,8 @@ export const SLACK_NETWORK_ID = "slack";
 /** The registration's sender_localpart and ghost prefix; its user namespace must be `@_slack_.*`. */
 export const SLACK_BOT_LOCALPART = "_slack_bot";
 export const SLACK_GHOST_PREFIX = "_slack_";
+/** How many recent messages (conversations.history) a new portal room starts with. */
+export const BACKFILL_LIMIT = 50;
 
 /** A ConfigError: every request answers it, naming the setting, as for the homeserver's own settings. */
 export class SlackConfigError extends ConfigError {}
@@ -15,18 +17,35 @@ const Settings = z.object({
   SLACK_BRIDGE_OWNER: z.string().regex(/^@[^:\s]+:\S+$/, "must be a Matrix user id"),
   SLACK_API_BASE_URL: z.url({ protocol: /^https?$/ }).default("https://slack.com/api"),
   SLACK_SIGNING_SECRET: z.string().min(1),
-  SLACK_BOT_TOKEN: z.string().startsWith("xoxb-", "must be a bot token (xoxb-...)"),
+  SLACK_BOT_TOKEN: z.string().startsWith("xoxb-", "must be a bot token (xoxb-...)").optional(),
   SLACK_USER_TOKEN: z.string().startsWith("xoxp-", "must be a user token (xoxp-...)").optional(),
+  SLACK_APP_TOKEN: z.string().startsWith("xapp-", "must be an app-level token (xapp-...)").optional(),
+  SLACK_CLIENT_ID: z.string().min(1).optional(),
+  SLACK_CLIENT_SECRET: z.string().min(1).optional(),
   SLACK_AS_TOKEN: z.string().min(1),
   SLACK_HS_TOKEN: z.string().min(1),
   SERVER_NAME: z.string().min(1),
-});
+})
+  .refine((s) => (s.SLACK_CLIENT_ID === undefined) === (s.SLACK_CLIENT_SECRET === undefined), {
+    message: "set both or neither (the OAuth install flow)",
+    path: ["SLACK_CLIENT_SECRET"],
+  })
+  .refine((s) => s.SLACK_BOT_TOKEN !== undefined || s.SLACK_CLIENT_ID !== undefined, {
+    message: "set a bot token, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install the app with OAuth",
+    path: ["SLACK_BOT_TOKEN"],
+  });
 
 export interface SlackConfig {
   apiBaseUrl: string;
   signingSecret: string;
-  botToken: string;
+  /** The configured workspace's bot token; workspaces installed through OAuth have their own (sealed, stored). */
+  botToken: string | undefined;
+  /** Posts as the person (messages from Element appear as them); the bot token posts otherwise. */
   userToken: string | undefined;
+  /** Socket Mode's app-level token: set, the bridge object keeps a Socket Mode connection. */
+  appToken: string | undefined;
+  /** The app's OAuth credentials: the Worker serves the install flow. */
+  oauth: { clientId: string; clientSecret: string } | undefined;
   identity: BridgeIdentity;
 }
 
@@ -71,6 +90,8 @@ function parse(env: Env): SlackConfig | null {
     signingSecret: s.SLACK_SIGNING_SECRET,
     botToken: s.SLACK_BOT_TOKEN,
     userToken: s.SLACK_USER_TOKEN,
+    appToken: s.SLACK_APP_TOKEN,
+    oauth: s.SLACK_CLIENT_ID !== undefined && s.SLACK_CLIENT_SECRET !== undefined ? { clientId: s.SLACK_CLIENT_ID, clientSecret: s.SLACK_CLIENT_SECRET } : undefined,
     identity: {
       asToken: s.SLACK_AS_TOKEN,
       hsToken: s.SLACK_HS_TOKEN,
@@ -79,6 +100,7 @@ function parse(env: Env): SlackConfig | null {
       ghostLocalpart,
       owner: s.SLACK_BRIDGE_OWNER,
       protocol: { id: SLACK_NETWORK_ID, displayname: "Slack" },
+      backfillLimit: BACKFILL_LIMIT,
     },
   };
 }

@@ -10,10 +10,16 @@ declare namespace Cloudflare {
     SLACK_API_BASE_URL?: string;
     /** Secret: the app's signing secret, which signs every Events API delivery. */
     SLACK_SIGNING_SECRET?: string;
-    /** Secret: the app's bot token (xoxb-...). */
+    /** Secret: the app's bot token (xoxb-...), unless the app is installed through OAuth. */
     SLACK_BOT_TOKEN?: string;
-    /** Secret, optional: a user token (xoxp-...), not used by this slice yet. */
+    /** Secret, optional: a user token (xoxp-...): messages from Matrix are posted as the person themself. */
     SLACK_USER_TOKEN?: string;
+    /** Secret, optional: an app-level token (xapp-...) with connections:write: events come over Socket Mode. */
+    SLACK_APP_TOKEN?: string;
+    /** The Slack app's client id: with the secret below, the Worker serves the OAuth install flow. */
+    SLACK_CLIENT_ID?: string;
+    /** Secret: the Slack app's client secret. */
+    SLACK_CLIENT_SECRET?: string;
     /** Secrets: the tokens of the bridge's appservice registration (as_token / hs_token). */
     SLACK_AS_TOKEN?: string;
     SLACK_HS_TOKEN?: string;

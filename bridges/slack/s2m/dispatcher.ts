@@ -1,56 +1,119 @@
 import type { PortalKey } from "../../core/ids";
-import type { RemoteEvent } from "../../core/network";
+import type { RemoteChange, RemoteEvent, RemoteMessage } from "../../core/network";
 import type { RemoteEventResult } from "../../core/portal-object";
-import { type EventCallback, MessageEvent } from "../payloads";
-import { mentionedUsers, remoteMessage } from "./convert-message";
+import { type EventCallback, MessageEvent, ReactionEvent, type SlackMessage } from "../payloads";
+import { type SlackNames, mentionedUsers, remoteDeletion, remoteEdit, remoteMessage, remoteReaction } from "./convert-message";
+
+/** A Slack user as the bridge shows them: name and avatar (users.info, cached). */
+export interface SlackProfile {
+  name: string;
+  avatarUrl?: string;
+}
 
 /** What the dispatcher's actions may do: all I/O is here, injected (tests pass fakes). */
 export interface SlackDispatchContext {
-  /** The workspace the bot token belongs to (auth.test, cached): the only one this bridge can act in. */
-  botTeamId(): Promise<string>;
+  /** Whether the bridge has tokens for a workspace (an OAuth install, or the configured token's workspace). */
+  servesTeam(team: string): Promise<boolean>;
   ghostUserId(team: string, slackUserId: string): string;
-  /** Display names of users of a workspace (users.info, cached); unknown ones are left out. */
-  displayNames(team: string, slackUserIds: string[]): Promise<Record<string, string>>;
+  /** Profiles of users of a workspace (users.info, cached); unknown ones are left out. */
+  profiles(team: string, slackUserIds: string[]): Promise<Record<string, SlackProfile>>;
   /** Queues a remote event to its portal (the portal object's serialized queue). */
   toPortal(event: RemoteEvent): Promise<RemoteEventResult>;
+  toPortalChange(change: RemoteChange): Promise<unknown>;
   /** Remembers which portal a Matrix room belongs to, for the way back. */
   rememberPortal(roomId: string, key: PortalKey): Promise<void>;
+  /** True (once) when this reaction is the echo of one the bridge added for the person. */
+  takeReactionEcho(channel: string, ts: string, name: string): Promise<boolean>;
+  /** The bot's token was revoked or the app uninstalled: the person is told in the management room. */
+  tokensRevoked(team: string): Promise<void>;
+}
+
+/** Subtypes bridged as messages; bot_message (legacy integrations) has no user to make a ghost of. */
+const MESSAGE_SUBTYPES = new Set<string | undefined>([undefined, "thread_broadcast", "file_share", "me_message"]);
+
+/** What converting a message needs: the dispatcher's context, or the connector's for backfill. */
+export type SlackLookup = Pick<SlackDispatchContext, "ghostUserId" | "profiles">;
+
+/** Everything the converter needs, looked up first: users' profiles. */
+async function names(ctx: SlackLookup, team: string, users: string[]): Promise<SlackNames> {
+  const profiles = await ctx.profiles(team, users);
+  return {
+    ghostUserId: (id) => ctx.ghostUserId(team, id),
+    displayName: (id) => profiles[id]?.name ?? id,
+    avatarUrl: (id) => profiles[id]?.avatarUrl,
+  };
 }
 
 /**
- * Subtypes bridged as plain messages. Others (message_changed, message_deleted, channel_join, file_share ...)
- * are not bridged yet; bot_message (legacy integrations) has no user to make a ghost of.
+ * A new message (from an event or conversations.history) as a RemoteMessage, or null when it is not one the bridge
+ * shows (joins, bot_message without a user, empty).
  */
-const PLAIN_SUBTYPES = new Set<string | undefined>([undefined, "thread_broadcast"]);
+export async function convertMessage(ctx: SlackLookup, team: string, channel: string, event: SlackMessage): Promise<RemoteMessage | null> {
+  if (!MESSAGE_SUBTYPES.has(event.subtype) || event.user === undefined) return null;
+  if (event.text === "" && (event.files ?? []).length === 0) return null;
+  const known = await names(ctx, team, [event.user, ...mentionedUsers(event.text)]);
+  const converted = remoteMessage(team, channel, { ...event, user: event.user }, known);
+  if (event.subtype === "me_message") converted.content = { ...converted.content, msgtype: "m.emote" };
+  return converted;
+}
 
-/** `message`: a new message in a conversation the bot is in. */
+/** `message`: a new message, or (by subtype) an edit or a deletion, in a conversation the bot is in. */
 async function message(ctx: SlackDispatchContext, envelope: EventCallback): Promise<void> {
   const event = MessageEvent.parse(envelope.event);
-  if (!PLAIN_SUBTYPES.has(event.subtype) || event.user === undefined || event.text === "") return;
   const team = envelope.team_id;
-  const names = await ctx.displayNames(team, [event.user, ...mentionedUsers(event.text)]);
-  const converted = remoteMessage(team, { ...event, user: event.user }, {
-    ghostUserId: (id) => ctx.ghostUserId(team, id),
-    displayName: (id) => names[id] ?? id,
-  });
+  if (event.subtype === "message_changed") {
+    const edited = event.message;
+    // Also sent for unfurls and thread reply counts: only a changed text (`edited`) is an edit.
+    if (edited?.user === undefined || edited.edited === undefined) return;
+    const known = await names(ctx, team, [edited.user, ...mentionedUsers(edited.text)]);
+    await ctx.toPortalChange(remoteEdit(team, event.channel, { ...edited, user: edited.user, edited: edited.edited }, known));
+    return;
+  }
+  if (event.subtype === "message_deleted") {
+    if (event.deleted_ts !== undefined) await ctx.toPortalChange(remoteDeletion(team, event.channel, event.deleted_ts));
+    return;
+  }
+  const converted = await convertMessage(ctx, team, event.channel, event);
+  if (converted === null) return;
   // Our own chat.postMessage comes back as a message event too: the portal finds its ts in the message map.
   const result = await ctx.toPortal(converted);
   await ctx.rememberPortal(result.roomId, converted.portalKey);
 }
 
+/** reaction_added / reaction_removed on a message (reactions on files are not bridged). */
+async function reaction(ctx: SlackDispatchContext, envelope: EventCallback): Promise<void> {
+  const event = ReactionEvent.parse(envelope.event);
+  const { channel, ts } = event.item;
+  if (event.item.type !== "message" || channel === undefined || ts === undefined) return;
+  // Our own reactions.add comes back: the portal has it in its reaction map under the person's Matrix id.
+  if (event.type === "reaction_added" && (await ctx.takeReactionEcho(channel, ts, event.reaction))) return;
+  const team = envelope.team_id;
+  const profile = event.type === "reaction_added" ? (await ctx.profiles(team, [event.user]))[event.user] : undefined;
+  await ctx.toPortalChange(remoteReaction(team, { ...event, item: { ...event.item, channel, ts } }, profile?.name));
+}
+
+async function revoked(ctx: SlackDispatchContext, envelope: EventCallback): Promise<void> {
+  await ctx.tokensRevoked(envelope.team_id);
+}
+
 type Handler = (ctx: SlackDispatchContext, envelope: EventCallback) => Promise<void>;
 
 /** Routing only, by the inner event's type; events without a handler are acknowledged and ignored. */
-const handlers: Partial<Record<string, Handler>> = { message };
+const handlers: Partial<Record<string, Handler>> = {
+  message,
+  reaction_added: reaction,
+  reaction_removed: reaction,
+  tokens_revoked: revoked,
+  app_uninstalled: revoked,
+};
 
 export async function dispatch(ctx: SlackDispatchContext, envelope: EventCallback): Promise<void> {
   const handler = handlers[envelope.event.type];
   if (handler === undefined) return;
-  // An app installed in several workspaces gets all their events with one signing secret; one bot token
-  // can read and post in its own workspace only.
-  const team = await ctx.botTeamId();
-  if (envelope.team_id !== team) {
-    console.warn(`slack: event ${envelope.event_id} of workspace ${envelope.team_id} ignored: the bot token is for ${team}`);
+  // An app installed in several workspaces gets all their events with one signing secret; each workspace's
+  // events are bridged with its own tokens, and those of a workspace without any are dropped.
+  if (!(await ctx.servesTeam(envelope.team_id))) {
+    console.warn(`slack: event ${envelope.event_id} of workspace ${envelope.team_id} ignored: no tokens for it`);
     return;
   }
   await handler(ctx, envelope);

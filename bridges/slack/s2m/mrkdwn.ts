@@ -1,7 +1,9 @@
+import { replaceShortcodes } from "../emoji";
+
 /**
  * Slack mrkdwn to Matrix body + HTML (s2m), pure. Covers what Slack clients send: *bold*, _italic_, ~strike~,
  * `code`, ```code blocks```, links (<url> and <url|text>), user mentions (<@U123>), channel links (<#C123|name>)
- * and special mentions (<!here>). Slack escapes only &, < and > in text, so every `<...>` is an entity.
+ * special mentions (<!here>) and emoji shortcodes (:tada:). Slack escapes only &, < and > in text, so every `<...>` is an entity.
  */
 
 export interface SlackMentionResolver {
@@ -84,7 +86,9 @@ export function renderMrkdwn(text: string, mentions: SlackMentionResolver): Rend
   const lifted = text
     .replace(/```\n?([\s\S]*?)\n?```/g, (whole, code: string) => lift({ body: unescapeSlack(whole), html: `<pre><code>${escapeHtml(unescapeSlack(code))}</code></pre>` }))
     .replace(/`([^`\n]+)`/g, (whole, code: string) => lift({ body: unescapeSlack(whole), html: `<code>${escapeHtml(unescapeSlack(code))}</code>` }))
-    .replace(/<([^<>\n]+)>/g, (_whole, inner: string) => lift(entity(inner, mentions)));
+    .replace(/<([^<>\n]+)>/g, (_whole, inner: string) => lift(entity(inner, mentions)))
+    // After code and entities are lifted out, so `:x:` in code or a URL stays as typed.
+    .replace(/:[a-z0-9_+'-]+(?:::skin-tone-[2-6])?:/g, (code) => replaceShortcodes(code));
 
   let formatted = atoms.length > 0;
   const render = (nodes: Node[]): string =>

@@ -37,4 +37,12 @@ describe("Slack bridge settings", () => {
     expect(slackUserOfGhost("@_slack_t0001_u0042ab:other.org", "example.org")).toBeUndefined();
     expect(slackUserOfGhost("@_slack_bot:example.org", "example.org")).toBeUndefined();
   });
+
+  it("OAuth: client id and secret together, instead of (or beside) a bot token", () => {
+    const { SLACK_BOT_TOKEN: _bot, ...withoutBot } = settings;
+    expect(loadSlackConfig({ ...env, ...withoutBot, SLACK_CLIENT_ID: "1.2", SLACK_CLIENT_SECRET: "cs" })).toMatchObject({ botToken: undefined, oauth: { clientId: "1.2", clientSecret: "cs" } });
+    expect(() => loadSlackConfig({ ...env, ...withoutBot })).toThrow(/SLACK_BOT_TOKEN: set a bot token, or SLACK_CLIENT_ID/);
+    expect(() => loadSlackConfig({ ...env, ...settings, SLACK_CLIENT_ID: "1.2" })).toThrow(/SLACK_CLIENT_SECRET: set both or neither/);
+    expect(() => loadSlackConfig({ ...env, ...settings, SLACK_APP_TOKEN: "xoxb-2" })).toThrow(/SLACK_APP_TOKEN/);
+  });
 });

@@ -1,47 +1,100 @@
 import { describe, expect, it } from "vitest";
-import type { RemoteEvent } from "../../core/network";
+import type { RemoteChange, RemoteEvent } from "../../core/network";
 import { EventCallback } from "../payloads";
 import { type SlackDispatchContext, dispatch } from "../s2m/dispatcher";
-import { ALICE, BOB, messageChanged, plainMessage } from "./fixtures/events";
+import { ALICE, BOB, fileShare, messageChanged, messageDeleted, plainMessage, reactionAdded, tokensRevoked } from "./fixtures/events";
 
-function recordingContext() {
+function recordingContext(echoes: string[] = []) {
   const sent: RemoteEvent[] = [];
+  const changes: RemoteChange[] = [];
   const lookedUp: string[][] = [];
   const remembered: [string, string][] = [];
+  const revoked: string[] = [];
   const ctx: SlackDispatchContext = {
-    botTeamId: async () => "T0001",
+    servesTeam: async (team) => team === "T0001",
     ghostUserId: (team, user) => `@_slack_${team.toLowerCase()}_${user.toLowerCase()}:example.org`,
-    displayNames: async (_team, ids) => {
+    profiles: async (_team, ids) => {
       lookedUp.push(ids);
-      return { [ALICE]: "Alice Anders" };
+      return { [ALICE]: { name: "Alice Anders", avatarUrl: "https://avatars.slack-edge.com/alice.png" }, [BOB]: { name: "Bob" } };
     },
     toPortal: async (event) => {
       sent.push(event);
       return { roomId: "!portal:example.org", eventId: "$e", duplicate: false };
     },
+    toPortalChange: async (change) => void changes.push(change),
     rememberPortal: async (roomId, key) => void remembered.push([roomId, key]),
+    takeReactionEcho: async (channel, ts, name) => {
+      const i = echoes.indexOf(`${channel}:${ts}:${name}`);
+      if (i >= 0) echoes.splice(i, 1);
+      return i >= 0;
+    },
+    tokensRevoked: async (team) => void revoked.push(team),
   };
-  return { ctx, sent, lookedUp, remembered };
+  return { ctx, sent, changes, lookedUp, remembered, revoked };
 }
 
 describe("s2m dispatcher", () => {
-  it("a message: names looked up (sender and mentions), converted, queued to its portal, portal remembered", async () => {
+  it("a message: profiles looked up (sender and mentions), converted, queued to its portal, portal remembered", async () => {
     const { ctx, sent, lookedUp, remembered } = recordingContext();
-    await dispatch(ctx, EventCallback.parse(plainMessage));
-    expect(lookedUp).toEqual([[ALICE, BOB]]);
+    await dispatch(ctx, EventCallback.parse({ ...plainMessage, event: { ...plainMessage.event, text: "ask <@U0099>" } }));
+    expect(lookedUp).toEqual([[ALICE, "U0099"]]);
     expect(sent).toHaveLength(1);
-    expect(sent[0]).toMatchObject({ kind: "message", portalKey: "T0001:C0100", sender: { id: "T0001:U0042", displayName: "Alice Anders" } });
+    expect(sent[0]).toMatchObject({
+      kind: "message",
+      portalKey: "T0001:C0100",
+      sender: { id: "T0001:U0042", displayName: "Alice Anders", avatarUrl: "https://avatars.slack-edge.com/alice.png" },
+    });
     // An unknown name falls back to the id.
-    expect(sent[0]!.content.body).toContain("ask U0043");
+    expect(sent[0]!.content.body).toBe("ask U0099");
     expect(remembered).toEqual([["!portal:example.org", "T0001:C0100"]]);
   });
 
-  it("subtypes not bridged yet (edits ...), bot messages without a user and other event types do nothing", async () => {
+  it("a shared file: its url_private as an attachment, with size, type and dimensions", async () => {
     const { ctx, sent } = recordingContext();
+    await dispatch(ctx, EventCallback.parse(fileShare));
+    expect(sent[0]!.attachments).toEqual([
+      { url: "https://files.slack.com/files-pri/T0001-F0001/download/report.png", filename: "report.png", size: 12345, mimetype: "image/png", width: 640, height: 480 },
+    ]);
+    expect(sent[0]!.content.body).toBe("the report");
+  });
+
+  it("message_changed is an edit, message_deleted a deletion, reaction_added a reaction (Unicode, skin tone)", async () => {
+    const { ctx, changes } = recordingContext();
     await dispatch(ctx, EventCallback.parse(messageChanged));
+    await dispatch(ctx, EventCallback.parse(messageDeleted));
+    await dispatch(ctx, EventCallback.parse(reactionAdded));
+    expect(changes).toEqual([
+      {
+        kind: "edit",
+        portalKey: "T0001:C0100",
+        sender: { id: "T0001:U0042", displayName: "Alice Anders", avatarUrl: "https://avatars.slack-edge.com/alice.png" },
+        messageId: "1700000000.123456",
+        editId: "1700000200.000000",
+        timestamp: 1700000200000,
+        content: { msgtype: "m.text", body: "hello *there*", format: "org.matrix.custom.html", formatted_body: "hello <strong>there</strong>", "m.mentions": {} },
+      },
+      { kind: "delete", portalKey: "T0001:C0100", messageId: "1700000000.123456" },
+      { kind: "reaction", portalKey: "T0001:C0100", sender: { id: "T0001:U0043", displayName: "Bob" }, messageId: "1700000000.123456", emoji: "👍🏼", timestamp: 1700000400000 },
+    ]);
+  });
+
+  it("the echo of a reaction the bridge added is dropped once; a message_changed without `edited` (an unfurl) is no edit", async () => {
+    const { ctx, changes } = recordingContext(["C0100:1700000000.123456:thumbsup::skin-tone-3"]);
+    await dispatch(ctx, EventCallback.parse(reactionAdded));
+    const { edited: _edited, ...unfurled } = messageChanged.event.message;
+    await dispatch(ctx, EventCallback.parse({ ...messageChanged, event: { ...messageChanged.event, message: unfurled } }));
+    expect(changes).toEqual([]);
+    await dispatch(ctx, EventCallback.parse(reactionAdded));
+    expect(changes).toHaveLength(1);
+  });
+
+  it("tokens_revoked is reported; bot messages without a user and other event types do nothing", async () => {
+    const { ctx, sent, changes, revoked } = recordingContext();
+    await dispatch(ctx, EventCallback.parse(tokensRevoked));
     await dispatch(ctx, EventCallback.parse({ ...plainMessage, event: { type: "message", subtype: "bot_message", bot_id: "B1", text: "x", ts: "1.1", channel: "C1" } }));
-    await dispatch(ctx, EventCallback.parse({ ...plainMessage, event: { type: "reaction_added", user: ALICE, reaction: "+1" } }));
-    expect(sent).toEqual([]);
+    await dispatch(ctx, EventCallback.parse({ ...plainMessage, event: { type: "app_mention", user: ALICE } }));
+    expect(revoked).toEqual(["T0001"]);
+    expect([...sent, ...changes]).toEqual([]);
   });
 
   it("events of another workspace than the bot token's are ignored", async () => {

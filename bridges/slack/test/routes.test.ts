@@ -12,6 +12,8 @@ const enabled = {
   SLACK_API_BASE_URL: "http://127.0.0.1:9/api",
   SLACK_SIGNING_SECRET: "signing-secret",
   SLACK_BOT_TOKEN: "xoxb-test",
+  SLACK_CLIENT_ID: "1111.2222",
+  SLACK_CLIENT_SECRET: "client-secret",
   SLACK_AS_TOKEN: "as-token",
   SLACK_HS_TOKEN: "hs-token",
 };
@@ -91,5 +93,28 @@ describe("the bridge's transaction endpoint (Application Service API)", () => {
   it("accepts events it does not act on (other types, strangers, rooms that are no portal)", async () => {
     const message = (sender: string) => ({ type: "m.room.message", event_id: `$${sender}`, room_id: "!nope:localhost:8787", sender, content: { msgtype: "m.text", body: "x" } });
     expect(await put({ events: [{ type: "m.room.topic" }, message("@stranger:localhost:8787"), message("@me:localhost:8787"), 42] }, "hs-token")).toEqual({ status: 200, body: {} });
+  });
+});
+
+describe("the OAuth install routes", () => {
+  /** A visit with a browser: the answer is a page, not JSON. */
+  const visit = async (path: string) => {
+    const ctx = createExecutionContext();
+    const res = await slackBridgeRoutes.request(path, {}, enabled, ctx);
+    await waitOnExecutionContext(ctx);
+    return { status: res.status, text: await res.text() };
+  };
+
+  it("refuse a state that was never handed out, and a callback without a code, changing nothing", async () => {
+    const install = await visit("/oauth/install?state=made-up");
+    expect(install).toMatchObject({ status: 403, text: expect.stringContaining("not valid") });
+    expect((await visit("/oauth/callback?state=made-up")).status).toBe(400);
+    expect((await visit("/oauth/callback?code=c&state=made-up")).status).toBe(403);
+    expect((await status()) as unknown).toMatchObject({ installs: [] });
+  });
+
+  it("are not there without the app's OAuth credentials", async () => {
+    const { SLACK_CLIENT_ID: _id, SLACK_CLIENT_SECRET: _secret, ...withoutOAuth } = enabled;
+    expect((await request("/oauth/install?state=x", {}, withoutOAuth as Env)).status).toBe(404);
   });
 });

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { MessageEvent } from "../payloads";
-import { mentionedUsers, remoteMessage, tsToMillis } from "../s2m/convert-message";
+import { shortcodeToUnicode, unicodeToShortcode } from "../emoji";
+import { compareTs, mentionedUsers, messageContent, remoteMessage, tsToMillis } from "../s2m/convert-message";
 import { renderMrkdwn } from "../s2m/mrkdwn";
-import { ALICE, BOB, TEAM, plainMessage, threadReply } from "./fixtures/events";
+import { richTextContent } from "../s2m/rich-text";
+import { ALICE, BOB, TEAM, plainMessage, richTextMessage, threadReply } from "./fixtures/events";
 
 const names: Record<string, string> = { [ALICE]: "Alice Anders", [BOB]: "Bob <B>" };
 const mentions = { userId: (id: string) => `@_slack_t0001_${id.toLowerCase()}:example.org`, displayName: (id: string) => names[id] ?? id };
@@ -67,7 +69,7 @@ describe("s2m: message event to the core's RemoteMessage", () => {
   it("a plain message: portal per conversation, ghost per user, ts as id and time", () => {
     const event = MessageEvent.parse(plainMessage.event);
     expect(mentionedUsers(event.text)).toEqual([BOB]);
-    expect(remoteMessage(TEAM, { ...event, user: ALICE }, slackNames)).toEqual({
+    expect(remoteMessage(TEAM, event.channel, { ...event, user: ALICE }, slackNames)).toEqual({
       kind: "message",
       portalKey: "T0001:C0100",
       sender: { id: "T0001:U0042", displayName: "Alice Anders" },
@@ -79,17 +81,78 @@ describe("s2m: message event to the core's RemoteMessage", () => {
         format: "org.matrix.custom.html",
         formatted_body:
           'hello <strong>world</strong>, see <a href="https://example.org">the site</a> and ask <a href="https://matrix.to/#/@_slack_t0001_u0043:example.org">Bob &lt;B&gt;</a>',
+        "m.mentions": { user_ids: ["@_slack_t0001_u0043:example.org"] },
       },
     });
   });
 
-  it("a thread reply answers the thread's root", () => {
+  it("a thread reply goes into the root's thread (a real thread, not a reply)", () => {
     const event = MessageEvent.parse(threadReply.event);
-    expect(remoteMessage(TEAM, { ...event, user: ALICE }, slackNames).replyTo).toBe("1700000000.123456");
+    const message = remoteMessage(TEAM, event.channel, { ...event, user: ALICE }, slackNames);
+    expect(message.threadRoot).toBe("1700000000.123456");
+    expect(message.replyTo).toBeUndefined();
+  });
+
+  it("m.mentions: mentioned users' ghosts, and the room for @here / @channel / @everyone; always present", () => {
+    expect(messageContent("hi <@U0042> <!here>", slackNames)["m.mentions"]).toEqual({ user_ids: ["@_slack_t0001_u0042:example.org"], room: true });
+    expect(messageContent("<!channel|@channel> and <!subteam^S1|@devs>", slackNames)["m.mentions"]).toEqual({ room: true });
+    expect(messageContent("nobody", slackNames)).toEqual({ msgtype: "m.text", body: "nobody", "m.mentions": {} });
+  });
+
+  it("ts compared exactly, to the microsecond", () => {
+    expect(compareTs("1700000000.000002", "1700000000.000001")).toBeGreaterThan(0);
+    expect(compareTs("1699999999.999999", "1700000000.000000")).toBeLessThan(0);
+    expect(compareTs("1700000000.5", "1700000000.500000")).toBe(0);
   });
 
   it("ts to milliseconds", () => {
     expect(tsToMillis("1700000000.000001")).toBe(1700000000000);
     expect(tsToMillis("1700000000.9")).toBe(1700000000900);
+  });
+});
+
+describe("emoji shortcodes <-> Unicode", () => {
+  it("names and aliases to Unicode, with skin tones; unknown and custom names stay :name:", () => {
+    expect(["+1", "thumbsup", "heart", "tada", "white_check_mark"].map(shortcodeToUnicode)).toEqual(["👍", "👍", "❤️", "🎉", "✅"]);
+    expect(shortcodeToUnicode("+1::skin-tone-6")).toBe("👍🏿");
+    expect(shortcodeToUnicode("party-parrot")).toBe(":party-parrot:");
+  });
+
+  it("Unicode to the first name, with or without the variation selector; custom :name: keys pass; others have none", () => {
+    expect(["👍", "❤️", "❤", "👍🏻", ":party-parrot:"].map(unicodeToShortcode)).toEqual(["+1", "heart", "heart", "+1::skin-tone-2", "party-parrot"]);
+    expect(unicodeToShortcode("🫠")).toBeUndefined();
+  });
+
+  it("shortcodes in message text, not in code or links", () => {
+    expect(render("done :white_check_mark: `:tada:` <https://a.example/:tada:> :custom:")).toEqual({
+      body: "done ✅ `:tada:` https://a.example/:tada: :custom:",
+      html: 'done ✅ <code>:tada:</code> <a href="https://a.example/:tada:">https://a.example/:tada:</a> :custom:',
+    });
+  });
+});
+
+describe("s2m: rich-text blocks", () => {
+  it("sections, styles, mentions, a broadcast, emoji, a list, a quote and code, as body and HTML, with m.mentions", () => {
+    expect(richTextContent(richTextMessage.event.blocks, mentions)).toEqual({
+      msgtype: "m.text",
+      body: "plan for Bob <B> @here:\n• ship it 🚀\n• the docs (https://example.org/a?b=1&c=2)\n> careful now\n```\na < b\n```",
+      format: "org.matrix.custom.html",
+      formatted_body:
+        '<strong>plan</strong> for <a href="https://matrix.to/#/@_slack_t0001_u0043:example.org">Bob &lt;B&gt;</a> @here:<br>' +
+        '<ul><li>ship it 🚀</li><li><a href="https://example.org/a?b=1&amp;c=2">the docs</a></li></ul>' +
+        "<blockquote>careful <em><code>now</code></em></blockquote><pre><code>a &lt; b</code></pre>",
+      "m.mentions": { user_ids: ["@_slack_t0001_u0043:example.org"], room: true },
+    });
+  });
+
+  it("a message with rich text is converted from its blocks, not its mrkdwn", () => {
+    const event = MessageEvent.parse(richTextMessage.event);
+    expect(remoteMessage(TEAM, event.channel, { ...event, user: ALICE }, { ghostUserId: mentions.userId, displayName: mentions.displayName }).content.body).toMatch(/^plan for Bob <B> @here:/);
+  });
+
+  it("no rich_text block, or an element it does not know: null (the mrkdwn text is used)", () => {
+    expect(richTextContent(undefined, mentions)).toBeNull();
+    expect(richTextContent([{ type: "section", text: { type: "mrkdwn", text: "x" } }], mentions)).toBeNull();
+    expect(richTextContent([{ type: "rich_text", elements: [{ type: "rich_text_section", elements: [{ type: "team", team_id: "T1" }] }] }], mentions)).toBeNull();
   });
 });

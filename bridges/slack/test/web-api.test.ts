@@ -62,4 +62,22 @@ describe("Slack Web API client", () => {
     const api = new SlackWebApi({ baseUrl: "https://s.test", token: "xoxb-1", fetch: fetcher });
     await expect(api.postMessage("C1", "x")).rejects.toThrow();
   });
+
+  it("a dead token (token_revoked, invalid_auth) is reported before the call fails", async () => {
+    const { fetcher } = fakeFetch([json(200, { ok: false, error: "token_revoked" })]);
+    const reported: string[] = [];
+    const api = new SlackWebApi({ baseUrl: "https://s.test", token: "xoxb-1", fetch: fetcher, onAuthError: (error) => void reported.push(error) });
+    await expect(api.authTest()).rejects.toMatchObject({ error: "token_revoked" });
+    expect(reported).toEqual(["token_revoked"]);
+  });
+
+  it("oauth.v2.access sends the app's credentials in the body and no bearer token", async () => {
+    const answer = { ok: true, access_token: "xoxb-new", bot_user_id: "U0BOT", team: { id: "T1", name: "W" }, authed_user: { id: "U1", access_token: "xoxp-new" } };
+    const { calls, fetcher } = fakeFetch([json(200, answer)]);
+    const api = new SlackWebApi({ baseUrl: "https://s.test/api", token: "", fetch: fetcher });
+    expect(await api.oauthAccess("cid", "csecret", "code1", "https://m.example/cb")).toMatchObject({ access_token: "xoxb-new", authed_user: { access_token: "xoxp-new" } });
+    expect(calls[0]!.url).toBe("https://s.test/api/oauth.v2.access");
+    expect(new Headers(calls[0]!.init?.headers).get("authorization")).toBeNull();
+    expect(calls[0]!.init?.body).toBe("client_id=cid&client_secret=csecret&code=code1&redirect_uri=https%3A%2F%2Fm.example%2Fcb");
+  });
 });
