@@ -326,6 +326,7 @@ export class SlackBridgeObject extends DurableObject<Env> {
       profiles: (team, userIds) => this.userProfiles(team, userIds),
       toPortal: (event) => portalStub(this.env, SLACK_NETWORK_ID, event.portalKey).handleRemoteEvent(SLACK_NETWORK_ID, event),
       toPortalChange: (change) => portalStub(this.env, SLACK_NETWORK_ID, change.portalKey).handleRemoteChange(SLACK_NETWORK_ID, change),
+      chatChanged: async (key) => void (await portalStub(this.env, SLACK_NETWORK_ID, key).syncChatInfo(SLACK_NETWORK_ID)),
       rememberPortal: async (roomId, key) => this.rememberPortal(roomId, key),
       takeReactionEcho: async (channel, ts, name) => this.sql.exec("DELETE FROM reaction_echoes WHERE echo = ?", `${channel}:${ts}:${name}`).rowsWritten > 0,
       tokensRevoked: (team) => this.authFailed(team, "tokens_revoked"),

@@ -64,6 +64,12 @@ export const ReactionEvent = z.object({
 });
 export type ReactionEvent = z.infer<typeof ReactionEvent>;
 
+/** channel_rename / group_rename (https://api.slack.com/events/channel_rename): the conversation's new name. */
+export const RenameEvent = z.object({
+  type: z.enum(["channel_rename", "group_rename"]),
+  channel: z.object({ id: z.string(), name: z.string() }),
+});
+
 export const EventCallback = z.object({
   type: z.literal("event_callback"),
   team_id: z.string(),

@@ -247,6 +247,18 @@ export class FakeSlack {
     return this.envelope({ type, user, reaction: name, item_user: message?.user, item: { type: "message", channel, ts }, event_ts: this.ts() });
   }
 
+  /** The channel renamed (`channel_rename`), or its topic set (a `channel_topic` message): conversations.info follows. */
+  renameChannel(channel: string, name: string): EventEnvelope {
+    this.channels.set(channel, { ...this.channels.get(channel)!, name });
+    return this.envelope({ type: "channel_rename", channel: { id: channel, name, created: 1700000000 }, event_ts: this.ts() });
+  }
+
+  setTopic(channel: string, user: string, topic: string): EventEnvelope {
+    this.channels.set(channel, { ...this.channels.get(channel)!, topic: { value: topic } });
+    const ts = this.ts();
+    return this.envelope({ type: "message", subtype: "channel_topic", channel, user, text: `<@${user}> set the channel topic: ${topic}`, topic, ts, event_ts: ts, channel_type: "channel" });
+  }
+
   /** The app uninstalled / tokens revoked: Slack stops accepting the tokens and sends `tokens_revoked`. */
   revokeTokens(): EventEnvelope {
     for (const token of [...this.botTokens, ...this.userTokens]) this.revoked.add(token);

@@ -308,6 +308,16 @@ describe("Slack bridge (fake Slack, real Worker, matrix-js-sdk person)", () => {
     expect(slack.posted).toHaveLength(1);
   });
 
+  it("renames the portal room and changes its topic when the Slack channel's change", async () => {
+    const room = person.getRoom(roomId)!;
+    await deliverAndSettle(slack.renameChannel(CHANNEL, "general-renamed"));
+    await waitFor("the new room name", () => room.name === "general-renamed");
+    await deliverAndSettle(slack.setTopic(CHANNEL, BOB, "a new topic"));
+    await waitFor("the new topic", () => room.currentState.getStateEvents("m.room.topic", "")?.getContent()["topic"] === "a new topic");
+    // The topic change is a change of the room, not a message from Bob's ghost.
+    expect(messages(room).some((e) => String(e.getContent()["body"]).includes("set the channel topic"))).toBe(false);
+  });
+
   it("sends the person's thread reply, edit, reaction and redactions to Slack, each once, without their echoes coming back", async () => {
     const room = person.getRoom(roomId)!;
     const rootTs = String(firstDelivery.event["ts"]);

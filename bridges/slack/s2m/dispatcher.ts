@@ -1,8 +1,8 @@
 import type { PortalKey } from "../../core/ids";
 import type { RemoteChange, RemoteEvent, RemoteMessage } from "../../core/network";
 import type { RemoteEventResult } from "../../core/portal-object";
-import { type EventCallback, MessageEvent, ReactionEvent, type SlackMessage } from "../payloads";
-import { type SlackNames, mentionedUsers, remoteDeletion, remoteEdit, remoteMessage, remoteReaction } from "./convert-message";
+import { type EventCallback, MessageEvent, ReactionEvent, RenameEvent, type SlackMessage } from "../payloads";
+import { type SlackNames, mentionedUsers, remoteDeletion, remoteEdit, remoteMessage, remoteReaction, slackPortalKey } from "./convert-message";
 
 /** A Slack user as the bridge shows them: name and avatar (users.info, cached). */
 export interface SlackProfile {
@@ -20,6 +20,8 @@ export interface SlackDispatchContext {
   /** Queues a remote event to its portal (the portal object's serialized queue). */
   toPortal(event: RemoteEvent): Promise<RemoteEventResult>;
   toPortalChange(change: RemoteChange): Promise<unknown>;
+  /** The conversation's name, topic or purpose changed: its portal room reads them again (conversations.info). */
+  chatChanged(key: PortalKey): Promise<void>;
   /** Remembers which portal a Matrix room belongs to, for the way back. */
   rememberPortal(roomId: string, key: PortalKey): Promise<void>;
   /** True (once) when this reaction is the echo of one the bridge added for the person. */
@@ -27,6 +29,9 @@ export interface SlackDispatchContext {
   /** The bot's token was revoked or the app uninstalled: the person is told in the management room. */
   tokensRevoked(team: string): Promise<void>;
 }
+
+/** Subtypes that announce a change of the conversation itself, not a message. */
+const CHAT_INFO_SUBTYPES = new Set<string | undefined>(["channel_name", "channel_topic", "channel_purpose", "group_name", "group_topic", "group_purpose"]);
 
 /** Subtypes bridged as messages; bot_message (legacy integrations) has no user to make a ghost of. */
 const MESSAGE_SUBTYPES = new Set<string | undefined>([undefined, "thread_broadcast", "file_share", "me_message"]);
@@ -69,6 +74,10 @@ async function message(ctx: SlackDispatchContext, envelope: EventCallback): Prom
     await ctx.toPortalChange(remoteEdit(team, event.channel, { ...edited, user: edited.user, edited: edited.edited }, known));
     return;
   }
+  if (CHAT_INFO_SUBTYPES.has(event.subtype)) {
+    await ctx.chatChanged(slackPortalKey(team, event.channel));
+    return;
+  }
   if (event.subtype === "message_deleted") {
     if (event.deleted_ts !== undefined) await ctx.toPortalChange(remoteDeletion(team, event.channel, event.deleted_ts));
     return;
@@ -96,6 +105,12 @@ async function revoked(ctx: SlackDispatchContext, envelope: EventCallback): Prom
   await ctx.tokensRevoked(envelope.team_id);
 }
 
+/** channel_rename / group_rename: the portal room takes the new name. */
+async function rename(ctx: SlackDispatchContext, envelope: EventCallback): Promise<void> {
+  const event = RenameEvent.parse(envelope.event);
+  await ctx.chatChanged(slackPortalKey(envelope.team_id, event.channel.id));
+}
+
 type Handler = (ctx: SlackDispatchContext, envelope: EventCallback) => Promise<void>;
 
 /** Routing only, by the inner event's type; events without a handler are acknowledged and ignored. */
@@ -103,6 +118,8 @@ const handlers: Partial<Record<string, Handler>> = {
   message,
   reaction_added: reaction,
   reaction_removed: reaction,
+  channel_rename: rename,
+  group_rename: rename,
   tokens_revoked: revoked,
   app_uninstalled: revoked,
 };

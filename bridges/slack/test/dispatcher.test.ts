@@ -10,6 +10,7 @@ function recordingContext(echoes: string[] = []) {
   const lookedUp: string[][] = [];
   const remembered: [string, string][] = [];
   const revoked: string[] = [];
+  const chatsChanged: string[] = [];
   const ctx: SlackDispatchContext = {
     servesTeam: async (team) => team === "T0001",
     ghostUserId: (team, user) => `@_slack_${team.toLowerCase()}_${user.toLowerCase()}:example.org`,
@@ -22,6 +23,7 @@ function recordingContext(echoes: string[] = []) {
       return { roomId: "!portal:example.org", eventId: "$e", duplicate: false };
     },
     toPortalChange: async (change) => void changes.push(change),
+    chatChanged: async (key) => void chatsChanged.push(key),
     rememberPortal: async (roomId, key) => void remembered.push([roomId, key]),
     takeReactionEcho: async (channel, ts, name) => {
       const i = echoes.indexOf(`${channel}:${ts}:${name}`);
@@ -30,10 +32,19 @@ function recordingContext(echoes: string[] = []) {
     },
     tokensRevoked: async (team) => void revoked.push(team),
   };
-  return { ctx, sent, changes, lookedUp, remembered, revoked };
+  return { ctx, sent, changes, lookedUp, remembered, revoked, chatsChanged };
 }
 
 describe("s2m dispatcher", () => {
+  it("a rename or a topic change refreshes the conversation's portal and bridges no message", async () => {
+    const { ctx, sent, chatsChanged } = recordingContext();
+    await dispatch(ctx, EventCallback.parse({ ...plainMessage, event: { type: "channel_rename", channel: { id: "C0100", name: "renamed", created: 1700000000 } } }));
+    const topic = { ...plainMessage.event, subtype: "channel_topic", topic: "new topic", text: "<@U0042> set the channel topic: new topic" };
+    await dispatch(ctx, EventCallback.parse({ ...plainMessage, event: topic }));
+    expect(chatsChanged).toEqual(["T0001:C0100", "T0001:C0100"]);
+    expect(sent).toEqual([]);
+  });
+
   it("a message: profiles looked up (sender and mentions), converted, queued to its portal, portal remembered", async () => {
     const { ctx, sent, lookedUp, remembered } = recordingContext();
     await dispatch(ctx, EventCallback.parse({ ...plainMessage, event: { ...plainMessage.event, text: "ask <@U0099>" } }));
