@@ -14,7 +14,10 @@ export class DiscordConfigError extends ConfigError {}
 const Settings = z.object({
   DISCORD_BRIDGE_OWNER: z.string().regex(/^@[^:\s]+:\S+$/, "must be a Matrix user id"),
   DISCORD_API_BASE_URL: z.url({ protocol: /^https?$/ }).default("https://discord.com/api/v10"),
-  DISCORD_BOT_TOKEN: z.string().min(1),
+  DISCORD_CDN_BASE_URL: z.url({ protocol: /^https?$/ }).default("https://cdn.discordapp.com"),
+  /** Optional: the bot can instead log in from a management room (`login <token>`). */
+  DISCORD_BOT_TOKEN: z.string().min(1).optional(),
+  DISCORD_BACKFILL_LIMIT: z.coerce.number().int().min(0).max(1000).default(50),
   DISCORD_AS_TOKEN: z.string().min(1),
   DISCORD_HS_TOKEN: z.string().min(1),
   SERVER_NAME: z.string().min(1),
@@ -22,7 +25,11 @@ const Settings = z.object({
 
 export interface DiscordConfig {
   apiBaseUrl: string;
-  botToken: string;
+  cdnBaseUrl: string;
+  /** The configured bot token, if any; a token given with `login` (stored sealed) takes its place. */
+  botToken: string | undefined;
+  /** How many recent messages a new portal is filled with (`bridge`). */
+  backfillLimit: number;
   identity: BridgeIdentity;
 }
 
@@ -53,7 +60,9 @@ function parse(env: Env): DiscordConfig | null {
   const s = parsed.data;
   return {
     apiBaseUrl: s.DISCORD_API_BASE_URL.replace(/\/+$/, ""),
+    cdnBaseUrl: s.DISCORD_CDN_BASE_URL.replace(/\/+$/, ""),
     botToken: s.DISCORD_BOT_TOKEN,
+    backfillLimit: s.DISCORD_BACKFILL_LIMIT,
     identity: {
       asToken: s.DISCORD_AS_TOKEN,
       hsToken: s.DISCORD_HS_TOKEN,
@@ -62,6 +71,7 @@ function parse(env: Env): DiscordConfig | null {
       ghostLocalpart,
       owner: s.DISCORD_BRIDGE_OWNER,
       protocol: { id: DISCORD_NETWORK_ID, displayname: "Discord" },
+      backfillLimit: s.DISCORD_BACKFILL_LIMIT,
     },
   };
 }

@@ -8,7 +8,11 @@ declare namespace Cloudflare {
     DISCORD_BRIDGE_OWNER?: string;
     /** Discord REST base URL (default https://discord.com/api/v10); tests point it at a fake. */
     DISCORD_API_BASE_URL?: string;
-    /** Secret: the Discord bot token. */
+    /** Discord CDN base URL (default https://cdn.discordapp.com): avatars and icons. */
+    DISCORD_CDN_BASE_URL?: string;
+    /** How many recent messages `bridge` brings into a new portal (default 50, at most 1000). */
+    DISCORD_BACKFILL_LIMIT?: string;
+    /** Secret, optional: the Discord bot token (else `login <token>` in a management room). */
     DISCORD_BOT_TOKEN?: string;
     /** Secrets: the tokens of the bridge's appservice registration (as_token / hs_token). */
     DISCORD_AS_TOKEN?: string;

@@ -1,5 +1,6 @@
 import type { RESTPatchAPIChannelMessageJSONBody, RESTPostAPIChannelMessageJSONBody } from "discord-api-types/v10";
 import { z } from "zod";
+import { MessageCreate } from "./gateway/payloads";
 
 /** What we read of Discord's REST answers (zod: a payload from the network is checked before use). */
 export const ApiUser = z.object({
@@ -7,6 +8,7 @@ export const ApiUser = z.object({
   username: z.string(),
   global_name: z.string().nullish(),
   bot: z.boolean().optional(),
+  avatar: z.string().nullish(),
 });
 export const ApiChannel = z.object({
   id: z.string(),
@@ -14,15 +16,38 @@ export const ApiChannel = z.object({
   guild_id: z.string().optional(),
   name: z.string().nullish(),
   topic: z.string().nullish(),
+  /** A group DM's icon hash. */
+  icon: z.string().nullish(),
+  position: z.number().int().optional(),
+  /** A channel's category; a thread's channel. */
+  parent_id: z.string().nullish(),
   recipients: z.array(ApiUser).optional(),
 });
+export const ApiGuild = z.object({ id: z.string(), name: z.string(), icon: z.string().nullish() });
 export const ApiMessage = z.object({ id: z.string(), channel_id: z.string(), timestamp: z.string() });
 /** 204 No Content: nothing to read. */
 const NoContent = z.unknown();
-const GatewayBot = z.object({ url: z.string() });
+/** GET /gateway/bot: where to connect, and how many IDENTIFYs are left today (session_start_limit). */
+const GatewayBot = z.object({
+  url: z.string(),
+  session_start_limit: z.object({ remaining: z.number().int(), reset_after: z.number().nonnegative() }).optional(),
+});
 const RateLimited = z.object({ retry_after: z.number().nonnegative() });
 
+export type ApiUser = z.infer<typeof ApiUser>;
 export type ApiChannel = z.infer<typeof ApiChannel>;
+export type ApiGuild = z.infer<typeof ApiGuild>;
+export type GatewayBot = z.infer<typeof GatewayBot>;
+
+/** A file sent with a message (multipart `files[n]`). */
+export interface UploadFile {
+  filename: string;
+  contentType: string;
+  bytes: ArrayBuffer;
+}
+
+/** Largest page of GET /channels/{id}/messages. */
+export const MESSAGES_PAGE_LIMIT = 100;
 
 export class DiscordApiError extends Error {
   constructor(
@@ -61,8 +86,11 @@ export class DiscordRest {
         authorization: `Bot ${this.opts.botToken}`,
         "user-agent": "DiscordBot (https://github.com/workers-matrix-inbox, 0.1)",
       };
-      if (body !== undefined) headers["content-type"] = "application/json";
-      const res = await this.fetcher(`${this.opts.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      // FormData (a message with files) sets its own multipart content type.
+      const multipart = body instanceof FormData;
+      if (body !== undefined && !multipart) headers["content-type"] = "application/json";
+      const payload = body === undefined ? undefined : multipart ? body : JSON.stringify(body);
+      const res = await this.fetcher(`${this.opts.baseUrl}${path}`, { method, headers, body: payload });
       const json: unknown = await res.json().catch(() => null);
       if (res.status === 429) {
         const limited = RateLimited.safeParse(json);
@@ -76,9 +104,9 @@ export class DiscordRest {
     }
   }
 
-  /** GET /gateway/bot: where the gateway is. */
-  async gatewayUrl(): Promise<string> {
-    return (await this.request("GET", "/gateway/bot", GatewayBot)).url;
+  /** GET /gateway/bot: where the gateway is, and the identify budget. */
+  gatewayBot(): Promise<GatewayBot> {
+    return this.request("GET", "/gateway/bot", GatewayBot);
   }
 
   /** GET /users/@me: the bot's own user (its id tells our messages' echoes apart). */
@@ -86,9 +114,42 @@ export class DiscordRest {
     return this.request("GET", "/users/@me", ApiUser);
   }
 
+  /** GET /users/@me/guilds: the servers the bot is in. */
+  guilds(): Promise<ApiGuild[]> {
+    return this.request("GET", "/users/@me/guilds", z.array(ApiGuild));
+  }
+
+  /** GET /guilds/{guild.id} */
+  guild(guildId: string): Promise<ApiGuild> {
+    return this.request("GET", `/guilds/${encodeURIComponent(guildId)}`, ApiGuild);
+  }
+
+  /** GET /guilds/{guild.id}/channels (categories included, threads not). */
+  guildChannels(guildId: string): Promise<ApiChannel[]> {
+    return this.request("GET", `/guilds/${encodeURIComponent(guildId)}/channels`, z.array(ApiChannel));
+  }
+
   /** GET /channels/{channel.id} */
   channel(channelId: string): Promise<ApiChannel> {
     return this.request("GET", `/channels/${encodeURIComponent(channelId)}`, ApiChannel);
+  }
+
+  /** GET /channels/{channel.id}/messages: newest first, as Discord answers; `after` / `before` page from a message. */
+  messages(channelId: string, query: { after?: string; before?: string; limit: number }): Promise<MessageCreate[]> {
+    const params = new URLSearchParams({ limit: String(Math.min(query.limit, MESSAGES_PAGE_LIMIT)) });
+    if (query.after !== undefined) params.set("after", query.after);
+    if (query.before !== undefined) params.set("before", query.before);
+    return this.request("GET", `/channels/${encodeURIComponent(channelId)}/messages?${params}`, z.array(MessageCreate));
+  }
+
+  /** POST /channels/{channel.id}/typing: the bot shows as typing for about 10 s. */
+  async triggerTyping(channelId: string): Promise<void> {
+    await this.request("POST", `/channels/${encodeURIComponent(channelId)}/typing`, NoContent);
+  }
+
+  /** POST /channels/{channel.id}/messages/{message.id}/threads: a thread on a message (its id is the message's). */
+  startThread(channelId: string, messageId: string, name: string): Promise<ApiChannel> {
+    return this.request("POST", `/channels/${encodeURIComponent(channelId)}/messages/${encodeURIComponent(messageId)}/threads`, ApiChannel, { name });
   }
 
   /** PATCH /channels/{channel.id}/messages/{message.id}: only the bot's own messages. */
@@ -115,8 +176,13 @@ export class DiscordRest {
     return `/channels/${encodeURIComponent(channelId)}/messages/${encodeURIComponent(messageId)}/reactions/${encodeURIComponent(emoji)}`;
   }
 
-  /** POST /channels/{channel.id}/messages */
-  createMessage(channelId: string, body: RESTPostAPIChannelMessageJSONBody): Promise<z.infer<typeof ApiMessage>> {
-    return this.request("POST", `/channels/${encodeURIComponent(channelId)}/messages`, ApiMessage, body);
+  /** POST /channels/{channel.id}/messages; with files, multipart (`payload_json` and `files[n]`, Discord's "Uploading Files"). */
+  createMessage(channelId: string, body: RESTPostAPIChannelMessageJSONBody, files: UploadFile[] = []): Promise<z.infer<typeof ApiMessage>> {
+    const path = `/channels/${encodeURIComponent(channelId)}/messages`;
+    if (files.length === 0) return this.request("POST", path, ApiMessage, body);
+    const form = new FormData();
+    form.set("payload_json", JSON.stringify({ ...body, attachments: files.map((f, id) => ({ id, filename: f.filename })) }));
+    files.forEach((f, i) => form.set(`files[${i}]`, new File([f.bytes], f.filename, { type: f.contentType })));
+    return this.request("POST", path, ApiMessage, form);
   }
 }

@@ -6,59 +6,15 @@ import { portalStub } from "../core/portals";
 import { DISCORD_NETWORK_ID, type DiscordConfig, isBridgeUser, loadDiscordConfig } from "./config";
 import { MatrixIntent } from "../core/matrix/intent";
 import { discordGateway } from "./gateway/gateway-object";
-import { managementReply } from "./management";
-import { stripReplyFallback } from "./m2d/convert-message";
+import { parseBridgeEvent } from "../core/matrix/events";
 
 type BridgeEnv = { Bindings: Env };
 
-const Transaction = z.object({ events: z.array(z.unknown()) });
-const TextContent = z.object({
-  msgtype: z.enum(["m.text", "m.notice", "m.emote"]),
-  body: z.string(),
-  format: z.literal("org.matrix.custom.html").optional(),
-  formatted_body: z.string().optional(),
-});
-
-/** The events the bridge acts on: messages (m.text, m.notice, m.emote) in a portal room, replies and edits too. */
-const RoomMessage = z.object({
-  type: z.literal("m.room.message"),
-  event_id: z.string(),
-  room_id: z.string(),
-  sender: z.string(),
-  content: TextContent.extend({
-    "m.relates_to": z
-      .object({ rel_type: z.string().optional(), event_id: z.string().optional(), "m.in_reply_to": z.object({ event_id: z.string() }).optional() })
-      .optional(),
-    "m.new_content": TextContent.optional(),
-  }),
-});
-
-/** A reaction (an m.annotation of an event). */
-const Reaction = z.object({
-  type: z.literal("m.reaction"),
-  event_id: z.string(),
-  room_id: z.string(),
-  sender: z.string(),
-  content: z.object({ "m.relates_to": z.object({ rel_type: z.literal("m.annotation"), event_id: z.string(), key: z.string() }) }),
-});
-
-/** A redaction: `redacts` at the top (room versions up to 10) or in the content (v11). */
-const Redaction = z.object({
-  type: z.literal("m.room.redaction"),
-  event_id: z.string(),
-  room_id: z.string(),
-  sender: z.string(),
-  redacts: z.string().optional(),
-  content: z.object({ redacts: z.string().optional() }),
-});
-
-/** The owner inviting the bot: the room becomes a management room. */
-const BotInvite = z.object({
-  type: z.literal("m.room.member"),
-  room_id: z.string(),
-  sender: z.string(),
-  state_key: z.string(),
-  content: z.object({ membership: z.literal("invite") }),
+/** A transaction: room events, and (receive_ephemeral, MSC2409) typing and receipts. */
+const Transaction = z.object({
+  events: z.array(z.unknown()),
+  ephemeral: z.array(z.unknown()).optional(),
+  "de.sorunome.msc2409.ephemeral": z.array(z.unknown()).optional(),
 });
 
 const appError = (c: Context<BridgeEnv>, status: 401 | 403 | 404, errcode: string, error: string) => c.json({ errcode, error }, status);
@@ -77,51 +33,45 @@ function keepGatewayUp(c: Context<BridgeEnv>): void {
   c.executionCtx.waitUntil(discordGateway(c.env).ensureConnected().catch((err: unknown) => console.warn(`discord gateway: ${(err as Error).message}`)));
 }
 
-/** One event of a transaction: a management-room invite or command, or the person's message in a portal. */
+/** One event of a transaction: a management-room invite or command, or the person's doing in a portal. */
 async function handleEvent(env: Env, config: DiscordConfig, intent: MatrixIntent, raw: unknown): Promise<void> {
   const { identity } = config;
+  const event = parseBridgeEvent(raw);
+  if (event === null) return;
   const gateway = discordGateway(env);
   const bot = `@${identity.botLocalpart}:${identity.serverName}`;
-  const invite = BotInvite.safeParse(raw);
-  if (invite.success && invite.data.state_key === bot && invite.data.sender === identity.owner) {
-    await intent.join(bot, invite.data.room_id);
-    await gateway.addManagementRoom(invite.data.room_id);
+  if (event.kind === "invite") {
+    if (event.stateKey === bot && event.sender === identity.owner) {
+      await intent.join(bot, event.roomId);
+      await gateway.addManagementRoom(event.roomId);
+    }
     return;
   }
-  const parsed = z.union([RoomMessage, Reaction, Redaction]).safeParse(raw);
-  if (!parsed.success) return;
-  const { event_id: eventId, room_id: roomId, sender } = parsed.data;
+  if (event.kind === "typing") {
+    const key = await gateway.portalOfRoom(event.roomId);
+    if (key !== null) await portalStub(env, DISCORD_NETWORK_ID, portalKey(key)).handleMatrixTyping(DISCORD_NETWORK_ID, event.userIds.includes(identity.owner));
+    return;
+  }
+  if (event.kind === "receipt") {
+    const read = event.reads.filter((r) => r.userId === identity.owner).at(-1);
+    const key = await gateway.portalOfRoom(event.roomId);
+    if (read !== undefined && key !== null) await portalStub(env, DISCORD_NETWORK_ID, portalKey(key)).handleMatrixReceipt(DISCORD_NETWORK_ID, read.eventId);
+    return;
+  }
+  const sender = event.kind === "message" ? event.message.sender : event.sender;
+  const roomId = event.kind === "message" ? event.message.roomId : event.roomId;
   // Our own ghosts' and bot's events are our echoes; only the person's events are acted on.
   if (isBridgeUser(sender, identity.serverName) || sender !== identity.owner) return;
-  const event = parsed.data;
-  if (event.type === "m.room.message" && (await gateway.isManagementRoom(roomId))) {
-    const reply = managementReply(event.content.body, await gateway.status());
-    await intent.sendMessage(bot, roomId, { msgtype: "m.notice", body: reply }, Date.now(), `reply.${eventId}`);
+  if (event.kind === "message" && (await gateway.isManagementRoom(roomId))) {
+    const reply = await gateway.runCommand(event.message.content.body);
+    await intent.sendMessage(bot, roomId, { msgtype: "m.notice", body: reply }, Date.now(), `reply.${event.message.eventId}`);
     return;
   }
   const key = await gateway.portalOfRoom(roomId);
   if (key === null) return;
   const portal = portalStub(env, DISCORD_NETWORK_ID, portalKey(key));
-  if (event.type === "m.reaction") {
-    const { event_id: targetEventId, key: emoji } = event.content["m.relates_to"];
-    await portal.handleMatrixChange(DISCORD_NETWORK_ID, { kind: "reaction", eventId, roomId, sender, targetEventId, key: emoji });
-    return;
-  }
-  if (event.type === "m.room.redaction") {
-    const redacts = event.content.redacts ?? event.redacts;
-    if (redacts !== undefined) await portal.handleMatrixChange(DISCORD_NETWORK_ID, { kind: "redaction", eventId, roomId, sender, redacts });
-    return;
-  }
-  const { "m.relates_to": relation, "m.new_content": newContent, ...rest } = event.content;
-  const content = { msgtype: rest.msgtype, body: rest.body, ...(rest.format !== undefined ? { format: rest.format } : {}), ...(rest.formatted_body !== undefined ? { formatted_body: rest.formatted_body } : {}) };
-  if (relation?.rel_type === "m.replace") {
-    if (relation.event_id === undefined || newContent === undefined) return;
-    await portal.handleMatrixChange(DISCORD_NETWORK_ID, { kind: "edit", eventId, roomId, sender, targetEventId: relation.event_id, content: newContent });
-    return;
-  }
-  const replyToEventId = relation?.["m.in_reply_to"]?.event_id;
-  if (replyToEventId !== undefined) content.body = stripReplyFallback(content.body);
-  await portal.handleMatrixMessage(DISCORD_NETWORK_ID, { eventId, roomId, sender, content, ...(replyToEventId !== undefined ? { replyToEventId } : {}) });
+  if (event.kind === "message") await portal.handleMatrixMessage(DISCORD_NETWORK_ID, event.message);
+  else await portal.handleMatrixChange(DISCORD_NETWORK_ID, event);
 }
 
 /**
@@ -141,7 +91,8 @@ export const discordBridgeRoutes = new Hono<BridgeEnv>()
     keepGatewayUp(c);
     const intent = new MatrixIntent((request) => c.executionCtx.exports.default.fetch(request), c.env.PUBLIC_BASEURL, config.identity.asToken);
     // In order; a retried transaction is harmless (the portal de-duplicates by event id, replies use stable txnIds).
-    for (const raw of body.data.events) {
+    const ephemeral = body.data.ephemeral ?? body.data["de.sorunome.msc2409.ephemeral"] ?? [];
+    for (const raw of [...body.data.events, ...ephemeral]) {
       try {
         await handleEvent(c.env, config, intent, raw);
       } catch (err) {

@@ -4,11 +4,14 @@ import type { APIAttachment, APIChannel, APIGuild, APIMessage, APIUser, GatewayM
 import { type WebSocket, WebSocketServer } from "ws";
 
 /**
- * A fake Discord on 127.0.0.1 speaking the documented wire protocol, for the bridge's end-to-end tests: the REST
- * endpoints the bridge calls (GET /gateway/bot, GET /users/@me, GET /channels/{id}, GET /guilds/{id},
- * POST /channels/{id}/messages, with 429s on demand) and a gateway WebSocket (HELLO, IDENTIFY -> READY,
- * RESUME -> replay + RESUMED, heartbeat ACKs, dispatches on demand). Like Discord, it dispatches MESSAGE_CREATE
- * for the messages the bot itself posts, so the bridge's echo suppression is exercised.
+ * A fake Discord on 127.0.0.1 speaking the documented wire protocol, for the bridge's end-to-end tests and the
+ * benchmark: the REST endpoints the bridge calls (GET /gateway/bot, GET /users/@me, /users/@me/guilds,
+ * GET /channels/{id}, GET /guilds/{id}, /guilds/{id}/channels, GET /channels/{id}/messages (the history, paged with
+ * after / before), POST /channels/{id}/messages (JSON or multipart with files), POST .../typing, POST .../threads,
+ * with 429s on demand) and a gateway WebSocket (HELLO, IDENTIFY -> READY + GUILD_CREATE, RESUME -> replay + RESUMED
+ * or op 9, heartbeat ACKs, dispatches on demand; it can drop connections, invalidate sessions and revoke the token
+ * with close code 4004). Like Discord, it dispatches MESSAGE_CREATE for the messages the bot itself posts, so the
+ * bridge's echo suppression is exercised.
  */
 
 interface Dispatched {
@@ -26,8 +29,14 @@ export class FakeDiscord {
   readonly bot: APIUser = { id: "900000000000000001", username: "inbox-bridge", discriminator: "0", global_name: null, avatar: null, bot: true };
   readonly channels = new Map<string, APIChannel>();
   readonly guilds = new Map<string, Pick<APIGuild, "id" | "name">>();
-  /** Every message the bot posted (after any 429s). */
-  readonly posted: { channelId: string; body: Record<string, unknown>; message: APIMessage }[] = [];
+  /** Every message the bot posted (after any 429s), with the files of a multipart post. */
+  readonly posted: { channelId: string; body: Record<string, unknown>; message: APIMessage; files: { filename: string; contentType: string; bytes: Uint8Array }[] }[] = [];
+  /** Each channel's messages, oldest first (what GET /channels/{id}/messages reads). */
+  readonly history = new Map<string, APIMessage[]>();
+  /** POST /channels/{id}/typing calls, by channel. */
+  readonly typingCalls: string[] = [];
+  /** IDENTIFYs refused because the token was revoked, and sessions closed with a code. */
+  refusedIdentifies = 0;
   /** Every PATCH of a bot message, DELETE of one, and reaction the bot added (PUT) or removed (DELETE). */
   readonly edited: { channelId: string; messageId: string; body: Record<string, unknown> }[] = [];
   readonly deleted: { channelId: string; messageId: string }[] = [];
@@ -42,6 +51,9 @@ export class FakeDiscord {
   /** The next N POST /channels/{id}/messages answer 429 with retry_after. */
   rateLimitNext = 0;
   heartbeatIntervalMs = 41_250;
+  /** GET /gateway/bot's session_start_limit: IDENTIFYs left today, and when the budget resets (ms). */
+  sessionStartLimit = { remaining: 999, reset_after: 0 };
+  gatewayBotCalls = 0;
 
   private readonly log: Dispatched[] = [];
   private readonly sessions = new Set<Session>();
@@ -50,7 +62,10 @@ export class FakeDiscord {
   private readonly server: Server;
   private readonly wss: WebSocketServer;
 
-  constructor(private readonly botToken: string) {
+  private botToken: string;
+
+  constructor(botToken: string) {
+    this.botToken = botToken;
     this.server = createServer((req, res) => void this.rest(req, res));
     this.wss = new WebSocketServer({ server: this.server, path: "/gateway" });
     this.wss.on("connection", (socket) => this.gateway(socket));
@@ -72,6 +87,11 @@ export class FakeDiscord {
 
   get apiBaseUrl(): string {
     return `http://127.0.0.1:${this.port}/api/v10`;
+  }
+
+  /** The CDN (avatars, icons, attachments) is served at the root. */
+  get cdnBaseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
   }
 
   /** Sessions that finished IDENTIFY or RESUME. */
@@ -113,18 +133,64 @@ export class FakeDiscord {
       ...this.guildOf(channelId),
       ...(replyTo ? { type: 19, message_reference: { type: 0, message_id: replyTo, channel_id: channelId } } : {}),
     };
+    this.remember(message);
     this.dispatch("MESSAGE_CREATE", message);
     return message;
+  }
+
+  /** Starts a thread on a message (THREAD_CREATE): a channel of type 11 whose id is the message's. */
+  startThread(parentId: string, messageId: string, name: string): APIChannel {
+    const parent = this.channels.get(parentId);
+    const guildId = parent && "guild_id" in parent ? parent.guild_id : undefined;
+    const thread = { id: messageId, type: 11, parent_id: parentId, name, ...(guildId ? { guild_id: guildId } : {}) } as APIChannel;
+    this.channels.set(thread.id, thread);
+    this.dispatch("THREAD_CREATE", { ...thread, newly_created: true });
+    return thread;
+  }
+
+  /** Gives a user an avatar on the fake CDN (`/avatars/{user.id}/{hash}.png`), as Discord's user objects name it. */
+  setAvatar(user: APIUser, png: Uint8Array): APIUser {
+    const hash = `a${this.snowflake()}`;
+    this.files.set(`/avatars/${user.id}/${hash}.png`, { bytes: png, contentType: "image/png" });
+    return { ...user, avatar: hash };
+  }
+
+  /** A channel's new name or topic: CHANNEL_UPDATE, and what GET /channels/{id} answers from now on. */
+  updateChannel(channelId: string, patch: { name?: string; topic?: string }): void {
+    const updated = { ...this.channels.get(channelId)!, ...patch } as APIChannel;
+    this.channels.set(channelId, updated);
+    this.dispatch("CHANNEL_UPDATE", updated);
+  }
+
+  /** The token is revoked: every session is closed with 4004, and the token is refused from now on. */
+  revokeToken(): void {
+    this.botToken = `revoked-${this.botToken}`;
+    for (const session of this.sessions) session.socket.close(4004, "Authentication failed.");
+  }
+
+  /** A new valid token (after a revocation: what the person logs in with). */
+  setToken(token: string): void {
+    this.botToken = token;
+  }
+
+  /** Every session becomes unresumable and is dropped: the next RESUME gets op 9 (d: false). */
+  invalidateSessions(): void {
+    this.sessionIds.clear();
+    this.dropConnections();
   }
 
   /** MESSAGE_UPDATE of an edit: the whole message with new content and edited_timestamp, as Discord sends it. */
   editMessage(message: APIMessage, content: string): APIMessage {
     const edited = { ...message, content, edited_timestamp: new Date().toISOString() };
+    const list = this.history.get(message.channel_id) ?? [];
+    const at = list.findIndex((m) => m.id === message.id);
+    if (at !== -1) list[at] = edited;
     this.dispatch("MESSAGE_UPDATE", { ...edited, ...this.guildOf(message.channel_id) });
     return edited;
   }
 
   deleteMessage(channelId: string, messageId: string): void {
+    this.history.set(channelId, (this.history.get(channelId) ?? []).filter((m) => m.id !== messageId));
     this.dispatch("MESSAGE_DELETE", { id: messageId, channel_id: channelId, ...this.guildOf(channelId) });
   }
 
@@ -147,6 +213,13 @@ export class FakeDiscord {
   /** Drops every gateway connection abnormally, as a network failure or a deploy would. */
   dropConnections(): void {
     for (const session of this.sessions) session.socket.terminate();
+  }
+
+  /** Keeps a new message in its channel's history. */
+  private remember(message: APIMessage): void {
+    const list = this.history.get(message.channel_id) ?? [];
+    list.push(message);
+    this.history.set(message.channel_id, list);
   }
 
   private message(channelId: string, author: APIUser, content: string, mentions: APIUser[]): APIMessage {
@@ -184,7 +257,10 @@ export class FakeDiscord {
         this.heartbeats++;
         socket.send(JSON.stringify({ op: 11 }));
       } else if (frame.op === 2) {
-        if (d["token"] !== this.botToken) return socket.close(4004, "Authentication failed.");
+        if (d["token"] !== this.botToken) {
+          this.refusedIdentifies++;
+          return socket.close(4004, "Authentication failed.");
+        }
         this.identifies++;
         session.sessionId = `session-${this.identifies}`;
         this.sessionIds.add(session.sessionId);
@@ -192,6 +268,13 @@ export class FakeDiscord {
         // READY takes a sequence number too, like every dispatch.
         this.log.push({ s: this.log.length + 1, t: "READY", d: ready });
         this.sendDispatch(socket, this.log[this.log.length - 1]!);
+        // Then a GUILD_CREATE per guild, with its channels (Discord sends them after READY).
+        for (const guild of this.guilds.values()) {
+          const channels = [...this.channels.values()].filter((c) => "guild_id" in c && c.guild_id === guild.id);
+          const event = { s: this.log.length + 1, t: "GUILD_CREATE", d: { ...guild, channels: channels.filter((c) => c.type !== 11), threads: channels.filter((c) => c.type === 11), roles: [] } };
+          this.log.push(event);
+          this.sendDispatch(socket, event);
+        }
       } else if (frame.op === 6) {
         const sessionId = d["session_id"];
         if (d["token"] !== this.botToken || typeof sessionId !== "string" || !this.sessionIds.has(sessionId)) {
@@ -200,11 +283,24 @@ export class FakeDiscord {
         this.resumes++;
         session.sessionId = sessionId;
         const seq = typeof d["seq"] === "number" ? d["seq"] : 0;
-        for (const event of this.log.filter((e) => e.s > seq && e.t !== "READY")) this.sendDispatch(socket, event);
+        for (const event of this.log.filter((e) => e.s > seq && e.t !== "READY" && e.t !== "GUILD_CREATE")) this.sendDispatch(socket, event);
         this.log.push({ s: this.log.length + 1, t: "RESUMED", d: null });
         this.sendDispatch(socket, this.log[this.log.length - 1]!);
       }
     });
+  }
+
+  /** A message post's JSON: the body itself, or (multipart, "Uploading Files") `payload_json` and `files[n]`. */
+  private async messageBody(req: IncomingMessage, raw: Buffer): Promise<{ body: Record<string, unknown>; files: { filename: string; contentType: string; bytes: Uint8Array }[] }> {
+    const type = req.headers["content-type"] ?? "";
+    if (!type.startsWith("multipart/form-data")) return { body: JSON.parse(raw.toString("utf8")) as Record<string, unknown>, files: [] };
+    const form = await new Response(new Uint8Array(raw), { headers: { "content-type": type } }).formData();
+    const files: { filename: string; contentType: string; bytes: Uint8Array }[] = [];
+    for (const [name, value] of form.entries()) {
+      if (!/^files\[\d+\]$/.test(name) || typeof value === "string") continue;
+      files.push({ filename: value.name, contentType: value.type, bytes: new Uint8Array(await value.arrayBuffer()) });
+    }
+    return { body: JSON.parse(String(form.get("payload_json") ?? "{}")) as Record<string, unknown>, files };
   }
 
   private async rest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -227,9 +323,39 @@ export class FakeDiscord {
     const route = path.slice("/api/v10".length);
     let m: RegExpExecArray | null;
     if (req.method === "GET" && route === "/gateway/bot") {
-      return reply(200, { url: `ws://127.0.0.1:${this.port}/gateway`, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 } });
+      this.gatewayBotCalls++;
+      return reply(200, { url: `ws://127.0.0.1:${this.port}/gateway`, shards: 1, session_start_limit: { total: 1000, ...this.sessionStartLimit, max_concurrency: 1 } });
     }
     if (req.method === "GET" && route === "/users/@me") return reply(200, this.bot);
+    if (req.method === "GET" && route === "/users/@me/guilds") return reply(200, [...this.guilds.values()].map((g) => ({ id: g.id, name: g.name, icon: null })));
+    if (req.method === "GET" && (m = /^\/guilds\/(\d+)\/channels$/.exec(route))) {
+      const guildId = m[1]!;
+      if (!this.guilds.has(guildId)) return reply(404, { message: "Unknown Guild", code: 10004 });
+      return reply(200, [...this.channels.values()].filter((c) => "guild_id" in c && c.guild_id === guildId && c.type !== 11));
+    }
+    if (req.method === "GET" && (m = /^\/channels\/(\d+)\/messages$/.exec(route))) {
+      // Like Discord: at most `limit` (<= 100) messages after / before the given one (else the newest), newest first.
+      const query = new URL(req.url ?? "", "http://fake").searchParams;
+      const limit = Math.min(100, Number(query.get("limit") ?? "50"));
+      const after = query.get("after");
+      const before = query.get("before");
+      const all = this.history.get(m[1]!) ?? [];
+      const newer = (a: string, b: string) => BigInt(a) > BigInt(b);
+      const page = after !== null ? all.filter((x) => newer(x.id, after)).slice(0, limit) : all.filter((x) => before === null || newer(before, x.id)).slice(-limit);
+      return reply(200, [...page].reverse().map((x) => ({ ...x, ...this.guildOf(x.channel_id) })));
+    }
+    if (req.method === "POST" && (m = /^\/channels\/(\d+)\/typing$/.exec(route))) {
+      this.typingCalls.push(m[1]!);
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    if (req.method === "POST" && (m = /^\/channels\/(\d+)\/messages\/(\d+)\/threads$/.exec(route))) {
+      const [parentId, messageId] = [m[1]!, m[2]!];
+      if (this.channels.has(messageId)) return reply(400, { message: "A thread has already been created for this message", code: 160004 });
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { name?: string };
+      return reply(201, this.startThread(parentId, messageId, body.name ?? "thread"));
+    }
     if (req.method === "GET" && (m = /^\/channels\/(\d+)$/.exec(route))) {
       const channel = this.channels.get(m[1]!);
       return channel ? reply(200, channel) : reply(404, { message: "Unknown Channel", code: 10003 });
@@ -246,13 +372,15 @@ export class FakeDiscord {
         this.rateLimited++;
         return reply(429, { message: "You are being rate limited.", retry_after: 0.3, global: false });
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
+      const { body, files } = await this.messageBody(req, Buffer.concat(chunks));
       const reference = body["message_reference"] as { message_id?: string } | undefined;
       const message: APIMessage = {
         ...this.message(channelId, this.bot, typeof body["content"] === "string" ? body["content"] : "", []),
         ...(reference?.message_id ? { type: 19, message_reference: { type: 0, message_id: reference.message_id, channel_id: channelId } } : {}),
+        attachments: files.map((f) => this.attachment(f.filename, f.contentType, f.bytes)),
       };
-      this.posted.push({ channelId, body, message });
+      this.remember(message);
+      this.posted.push({ channelId, body, message, files });
       reply(200, message);
       // Discord tells the gateway about the bot's own message too: the bridge must not bring it back.
       this.dispatch("MESSAGE_CREATE", message);

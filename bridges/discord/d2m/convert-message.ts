@@ -1,41 +1,123 @@
-import { portalKey, remoteMessageId, remoteUserId } from "../../core/ids";
+import { type PortalKey, type RemoteMessageId, portalKey, remoteMessageId, remoteUserId } from "../../core/ids";
 import type { z } from "zod";
-import type { MatrixMessageContent, RemoteActor, RemoteAttachment, RemoteChange, RemoteEdit, RemoteMessage } from "../../core/network";
-import type { MessageCreate, MessageDelete, MessageReaction, MessageUpdate, TypingStart } from "../gateway/payloads";
+import type { MatrixMessageContent, RemoteActor, RemoteAttachment, RemoteChange, RemoteEdit, RemoteMessage, RemoteSender } from "../../core/network";
+import type { Embed, MessageCreate, MessageDelete, MessageReaction, MessageUpdate, TypingStart } from "../gateway/payloads";
 import { type MentionResolver, renderDiscordMarkdown } from "./markdown";
+
+/** What conversion needs to know beyond the payload, injected (pure converters, no bridge state). */
+export interface D2mContext {
+  /** The Matrix user id of a Discord user's ghost. */
+  ghostUserId(discordId: string): string;
+  /** Discord's CDN (avatars, icons): https://cdn.discordapp.com, or the fake's in tests. */
+  cdnBaseUrl: string;
+  channelName(discordId: string): string | undefined;
+  roleName(discordId: string): string | undefined;
+}
+
+/**
+ * Where a Discord channel's messages go: its own portal; or, for a thread, its parent channel's portal, as a Matrix
+ * thread whose root is the thread's starter message (a thread's id is its starter message's id).
+ */
+export interface ChannelRoute {
+  portalKey: PortalKey;
+  threadId?: string;
+}
+
+export const channelRoute = (channelId: string): ChannelRoute => ({ portalKey: portalKey(channelId) });
+
+/**
+ * A message's remote id: its snowflake; inside a thread, `<thread id>/<message id>`, so the way back knows the
+ * channel to edit or delete it in. The starter message of a thread (forum posts: the thread's first message, whose
+ * id is the thread's) stays the root, a plain id.
+ */
+export function discordMessageId(route: ChannelRoute, messageId: string): RemoteMessageId {
+  return remoteMessageId(route.threadId === undefined || route.threadId === messageId ? messageId : `${route.threadId}/${messageId}`);
+}
+
+/** The channel and snowflake behind a remote message id of `portal` (the inverse of discordMessageId). */
+export function splitMessageId(portal: string, id: string): { channelId: string; messageId: string } {
+  const slash = id.indexOf("/");
+  return slash === -1 ? { channelId: portal, messageId: id } : { channelId: id.slice(0, slash), messageId: id.slice(slash + 1) };
+}
 
 /** The name Discord shows for a user: their global display name, else their username. */
 export function discordDisplayName(user: { username: string; global_name?: string | null | undefined }): string {
   return user.global_name ?? user.username;
 }
 
-/** A Discord message's text as Matrix m.text content (pure). */
-export function messageContent(message: Pick<MessageCreate, "content" | "mentions">, ghostUserId: (discordId: string) => string): MatrixMessageContent {
+/** A user's avatar on the CDN, or undefined for the default avatar. */
+export function avatarUrl(cdnBaseUrl: string, user: { id: string; avatar?: string | null | undefined }): string | undefined {
+  return user.avatar ? `${cdnBaseUrl}/avatars/${user.id}/${user.avatar}.png` : undefined;
+}
+
+/** A message author as the portal shows them: name (the guild nickname first) and avatar. */
+export function remoteSender(author: MessageCreate["author"], nick: string | null | undefined, cdnBaseUrl: string): RemoteSender {
+  const avatar = avatarUrl(cdnBaseUrl, author);
+  return { id: remoteUserId(author.id), displayName: nick ?? discordDisplayName(author), ...(avatar !== undefined ? { avatarUrl: avatar } : {}) };
+}
+
+/** An embed as Discord markdown lines (title linked, description, fields, footer): readable in any client. */
+export function embedMarkdown(embed: z.infer<typeof Embed>): string {
+  const lines: string[] = [];
+  if (embed.author) lines.push(embed.author.name);
+  if (embed.title !== undefined) lines.push(embed.url !== undefined ? `**[${embed.title}](${embed.url})**` : `**${embed.title}**`);
+  else if (embed.url !== undefined) lines.push(embed.url);
+  if (embed.description !== undefined) lines.push(embed.description);
+  for (const field of embed.fields ?? []) lines.push(`**${field.name}**: ${field.value}`);
+  if (embed.footer) lines.push(embed.footer.text);
+  return lines.join("\n");
+}
+
+type MessageText = Pick<MessageCreate, "content" | "mentions"> & Partial<Pick<MessageCreate, "mention_everyone" | "embeds" | "sticker_items">>;
+
+/**
+ * A Discord message's text as Matrix m.text content (pure): its markdown, then its rich embeds and stickers as text,
+ * with `m.mentions` naming the mentioned users' ghosts and `room` for @everyone / @here.
+ */
+export function messageContent(message: MessageText, ctx: D2mContext): MatrixMessageContent {
   const mentions: MentionResolver = {
-    userId: ghostUserId,
+    userId: (id) => ctx.ghostUserId(id),
     displayName: (id) => {
       const user = message.mentions.find((u) => u.id === id);
       return user ? discordDisplayName(user) : id;
     },
+    channelName: (id) => ctx.channelName(id),
+    roleName: (id) => ctx.roleName(id),
   };
-  const { body, html } = renderDiscordMarkdown(message.content, mentions);
-  return html === undefined ? { msgtype: "m.text", body } : { msgtype: "m.text", body, format: "org.matrix.custom.html", formatted_body: html };
+  // Link unfurls (type link, image, article ...) are Discord's previews, not content: only bots' rich embeds count.
+  const embeds = (message.embeds ?? []).filter((e) => e.type === undefined || e.type === "rich").map(embedMarkdown);
+  const stickers = (message.sticker_items ?? []).map((s) => `sticker: ${s.name}`);
+  const source = [message.content, ...embeds, ...stickers].filter((part) => part !== "").join("\n");
+  const { body, html } = renderDiscordMarkdown(source, mentions);
+  const content: MatrixMessageContent = html === undefined ? { msgtype: "m.text", body } : { msgtype: "m.text", body, format: "org.matrix.custom.html", formatted_body: html };
+  const userIds = [...new Set(message.mentions.map((u) => ctx.ghostUserId(u.id)))];
+  if (userIds.length > 0 || message.mention_everyone) {
+    content["m.mentions"] = { ...(userIds.length > 0 ? { user_ids: userIds } : {}), ...(message.mention_everyone ? { room: true } : {}) };
+  }
+  return content;
 }
 
-/** MESSAGE_CREATE as the core's RemoteMessage: one portal per channel, one ghost per author (pure). */
-export function remoteMessage(message: MessageCreate, ghostUserId: (discordId: string) => string): RemoteMessage {
+/** Whether a message has anything to show (text, embeds, stickers or files). */
+export function hasContent(message: MessageCreate): boolean {
+  return message.content !== "" || message.attachments.length > 0 || message.embeds.length > 0 || message.sticker_items.length > 0;
+}
+
+/** MESSAGE_CREATE (or a message from the history) as the core's RemoteMessage, in its channel's portal (pure). */
+export function remoteMessage(message: MessageCreate, route: ChannelRoute, ctx: D2mContext): RemoteMessage {
+  const reference = message.message_reference;
+  const isReply = reference?.message_id !== undefined && (reference.type ?? 0) === 0 && (reference.channel_id ?? message.channel_id) === message.channel_id;
+  const inThread = route.threadId !== undefined && route.threadId !== message.id;
   return {
     kind: "message",
-    portalKey: portalKey(message.channel_id),
-    sender: { id: remoteUserId(message.author.id), displayName: discordDisplayName(message.author) },
-    messageId: remoteMessageId(message.id),
+    portalKey: route.portalKey,
+    sender: remoteSender(message.author, message.member?.nick, ctx.cdnBaseUrl),
+    messageId: discordMessageId(route, message.id),
     timestamp: Date.parse(message.timestamp),
-    content: messageContent(message, ghostUserId),
+    content: messageContent(message, ctx),
     ...(message.attachments.length > 0 ? { attachments: message.attachments.map(remoteAttachment) } : {}),
     // A reply (type 0 reference) in the same channel; forwards and crossposts are not replies.
-    ...(message.message_reference?.message_id !== undefined && (message.message_reference.type ?? 0) === 0 && (message.message_reference.channel_id ?? message.channel_id) === message.channel_id
-      ? { replyTo: remoteMessageId(message.message_reference.message_id) }
-      : {}),
+    ...(isReply && reference?.message_id !== undefined ? { replyTo: discordMessageId(route, reference.message_id) } : {}),
+    ...(inThread && route.threadId !== undefined ? { threadRoot: remoteMessageId(route.threadId) } : {}),
   };
 }
 
@@ -52,21 +134,21 @@ export function remoteAttachment(attachment: MessageCreate["attachments"][number
 }
 
 /** MESSAGE_UPDATE as an edit, or null for an update that is not one (an embed unfurl: no content, no edit time). */
-export function remoteEdit(update: z.infer<typeof MessageUpdate>, ghostUserId: (discordId: string) => string): RemoteEdit | null {
+export function remoteEdit(update: z.infer<typeof MessageUpdate>, route: ChannelRoute, ctx: D2mContext): RemoteEdit | null {
   if (update.content === undefined || !update.edited_timestamp || !update.author) return null;
   return {
     kind: "edit",
-    portalKey: portalKey(update.channel_id),
-    sender: { id: remoteUserId(update.author.id), displayName: discordDisplayName(update.author) },
-    messageId: remoteMessageId(update.id),
+    portalKey: route.portalKey,
+    sender: remoteSender(update.author, undefined, ctx.cdnBaseUrl),
+    messageId: discordMessageId(route, update.id),
     editId: update.edited_timestamp,
     timestamp: Date.parse(update.edited_timestamp),
-    content: messageContent({ content: update.content, mentions: update.mentions }, ghostUserId),
+    content: messageContent({ content: update.content, mentions: update.mentions }, ctx),
   };
 }
 
-export function remoteDeletion(deleted: z.infer<typeof MessageDelete>): RemoteChange {
-  return { kind: "delete", portalKey: portalKey(deleted.channel_id), messageId: remoteMessageId(deleted.id) };
+export function remoteDeletion(deleted: z.infer<typeof MessageDelete>, route: ChannelRoute): RemoteChange {
+  return { kind: "delete", portalKey: route.portalKey, messageId: discordMessageId(route, deleted.id) };
 }
 
 function actor(userId: string, member: { user?: { username: string; global_name?: string | null | undefined } | undefined; nick?: string | null | undefined } | undefined): RemoteActor {
@@ -74,20 +156,20 @@ function actor(userId: string, member: { user?: { username: string; global_name?
   return name === undefined ? { id: remoteUserId(userId) } : { id: remoteUserId(userId), displayName: name };
 }
 
-/** The reaction key: a unicode emoji as itself, a custom emoji as `:name:` (its image is not bridged yet). */
+/** The reaction key: a unicode emoji as itself, a custom emoji as `:name:` (its image is not bridged). */
 export function emojiKey(emoji: { id: string | null; name: string | null }): string | null {
   if (emoji.name === null) return null;
   return emoji.id === null ? emoji.name : `:${emoji.name}:`;
 }
 
-export function remoteReaction(kind: "reaction" | "reaction_remove", reaction: z.infer<typeof MessageReaction>, now: number): RemoteChange | null {
+export function remoteReaction(kind: "reaction" | "reaction_remove", reaction: z.infer<typeof MessageReaction>, route: ChannelRoute, now: number): RemoteChange | null {
   const emoji = emojiKey(reaction.emoji);
   if (emoji === null) return null;
   return {
     kind,
-    portalKey: portalKey(reaction.channel_id),
+    portalKey: route.portalKey,
     sender: actor(reaction.user_id, reaction.member),
-    messageId: remoteMessageId(reaction.message_id),
+    messageId: discordMessageId(route, reaction.message_id),
     emoji,
     timestamp: now,
   };
@@ -96,6 +178,6 @@ export function remoteReaction(kind: "reaction" | "reaction_remove", reaction: z
 /** Discord shows typing for about 10 seconds after TYPING_START. */
 export const DISCORD_TYPING_MS = 10_000;
 
-export function remoteTyping(typing: z.infer<typeof TypingStart>): RemoteChange {
-  return { kind: "typing", portalKey: portalKey(typing.channel_id), sender: actor(typing.user_id, typing.member), timeoutMs: DISCORD_TYPING_MS };
+export function remoteTyping(typing: z.infer<typeof TypingStart>, route: ChannelRoute): RemoteChange {
+  return { kind: "typing", portalKey: route.portalKey, sender: actor(typing.user_id, typing.member), timeoutMs: DISCORD_TYPING_MS };
 }

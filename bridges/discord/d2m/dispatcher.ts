@@ -1,13 +1,16 @@
 import { GatewayDispatchEvents } from "discord-api-types/gateway/v10";
+import type { z } from "zod";
 import type { PortalKey } from "../../core/ids";
 import type { RemoteEventResult } from "../../core/portal-object";
 import type { RemoteChange, RemoteEvent } from "../../core/network";
-import { MessageCreate, MessageDelete, MessageReaction, MessageUpdate, TypingStart } from "../gateway/payloads";
-import { remoteDeletion, remoteEdit, remoteMessage, remoteReaction, remoteTyping } from "./convert-message";
+import { Channel, GuildCreate, MessageCreate, MessageDelete, MessageReaction, MessageUpdate, TypingStart } from "../gateway/payloads";
+import { type ChannelRoute, type D2mContext, hasContent, remoteDeletion, remoteEdit, remoteMessage, remoteReaction, remoteTyping } from "./convert-message";
 
 /** What the dispatcher's actions may do: all I/O is here, injected (tests pass fakes). */
 export interface DispatchContext {
-  ghostUserId(discordId: string): string;
+  convert: D2mContext;
+  /** Where a channel's events go, or null when the channel is not bridged (they are then dropped). */
+  route(channelId: string): Promise<ChannelRoute | null>;
   /** Queues a remote event to its portal (the portal object's serialized queue). */
   toPortal(event: RemoteEvent): Promise<RemoteEventResult>;
   /** Queues a change to a bridged message (or typing) to its portal, in order with its messages. */
@@ -17,6 +20,11 @@ export interface DispatchContext {
   now(): number;
   /** Remembers which portal a Matrix room belongs to, for the way back. */
   rememberPortal(roomId: string, key: PortalKey): void;
+  /** Channels, threads and roles the gateway told about (names for mentions, threads' parents). */
+  learnGuild(guild: z.infer<typeof GuildCreate>): void;
+  learnChannel(channel: z.infer<typeof Channel>): void;
+  /** A bridged channel's name, topic or icon changed: its portal re-reads them. */
+  syncChat(key: PortalKey): Promise<void>;
 }
 
 type Handler = (ctx: DispatchContext, data: unknown) => Promise<void>;
@@ -24,21 +32,26 @@ type Handler = (ctx: DispatchContext, data: unknown) => Promise<void>;
 /** MESSAGE_CREATE: a new message in a channel the bot can read. */
 async function messageCreate(ctx: DispatchContext, data: unknown): Promise<void> {
   const message = MessageCreate.parse(data);
-  // Embeds and stickers are not bridged yet: a message with neither text nor files has nothing to show.
-  if (message.content === "" && message.attachments.length === 0) return;
-  const event = remoteMessage(message, ctx.ghostUserId);
+  if (!hasContent(message)) return;
+  const route = await ctx.route(message.channel_id);
+  if (route === null) return;
+  const event = remoteMessage(message, route, ctx.convert);
   const result = await ctx.toPortal(event);
   ctx.rememberPortal(result.roomId, event.portalKey);
 }
 
 /** MESSAGE_UPDATE: an edit (other updates, such as embed unfurls, carry no new text). */
 async function messageUpdate(ctx: DispatchContext, data: unknown): Promise<void> {
-  const edit = remoteEdit(MessageUpdate.parse(data), ctx.ghostUserId);
+  const update = MessageUpdate.parse(data);
+  const route = await ctx.route(update.channel_id);
+  const edit = route && remoteEdit(update, route, ctx.convert);
   if (edit) await ctx.toPortalChange(edit);
 }
 
 async function messageDelete(ctx: DispatchContext, data: unknown): Promise<void> {
-  await ctx.toPortalChange(remoteDeletion(MessageDelete.parse(data)));
+  const deleted = MessageDelete.parse(data);
+  const route = await ctx.route(deleted.channel_id);
+  if (route) await ctx.toPortalChange(remoteDeletion(deleted, route));
 }
 
 function reaction(kind: "reaction" | "reaction_remove"): Handler {
@@ -46,7 +59,8 @@ function reaction(kind: "reaction" | "reaction_remove"): Handler {
     const parsed = MessageReaction.parse(data);
     // The bot reacts only for the person, from Matrix: its reactions coming back are echoes.
     if (parsed.user_id === ctx.botUserId()) return;
-    const change = remoteReaction(kind, parsed, ctx.now());
+    const route = await ctx.route(parsed.channel_id);
+    const change = route && remoteReaction(kind, parsed, route, ctx.now());
     if (change) await ctx.toPortalChange(change);
   };
 }
@@ -54,7 +68,26 @@ function reaction(kind: "reaction" | "reaction_remove"): Handler {
 async function typingStart(ctx: DispatchContext, data: unknown): Promise<void> {
   const parsed = TypingStart.parse(data);
   if (parsed.user_id === ctx.botUserId()) return;
-  await ctx.toPortalChange(remoteTyping(parsed));
+  const route = await ctx.route(parsed.channel_id);
+  if (route) await ctx.toPortalChange(remoteTyping(parsed, route));
+}
+
+/** GUILD_CREATE (on READY and on joining a guild): its channels, threads and roles. */
+async function guildCreate(ctx: DispatchContext, data: unknown): Promise<void> {
+  ctx.learnGuild(GuildCreate.parse(data));
+}
+
+/** THREAD_CREATE, CHANNEL_CREATE: a channel's name, or a thread's parent. */
+async function channel(ctx: DispatchContext, data: unknown): Promise<void> {
+  ctx.learnChannel(Channel.parse(data));
+}
+
+/** CHANNEL_UPDATE: learnt, and a bridged channel's room follows its name, topic and icon. */
+async function channelUpdate(ctx: DispatchContext, data: unknown): Promise<void> {
+  const parsed = Channel.parse(data);
+  ctx.learnChannel(parsed);
+  const route = await ctx.route(parsed.id);
+  if (route !== null && route.threadId === undefined) await ctx.syncChat(route.portalKey);
 }
 
 /** Routing only, named after the gateway events; events without a handler are ignored. */
@@ -65,6 +98,10 @@ const handlers: Partial<Record<string, Handler>> = {
   [GatewayDispatchEvents.MessageReactionAdd]: reaction("reaction"),
   [GatewayDispatchEvents.MessageReactionRemove]: reaction("reaction_remove"),
   [GatewayDispatchEvents.TypingStart]: typingStart,
+  [GatewayDispatchEvents.GuildCreate]: guildCreate,
+  [GatewayDispatchEvents.ThreadCreate]: channel,
+  [GatewayDispatchEvents.ChannelCreate]: channel,
+  [GatewayDispatchEvents.ChannelUpdate]: channelUpdate,
 };
 
 export async function dispatch(ctx: DispatchContext, eventName: string, data: unknown): Promise<void> {

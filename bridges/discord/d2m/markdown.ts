@@ -1,7 +1,9 @@
 /**
  * Discord markdown to Matrix HTML (d2m), pure. Covers what Discord users type most: **bold**, *italics* / _italics_,
- * __underline__, ~~strike~~, `code`, ```code blocks```, masked [links](url), bare links, <@user> mentions and
- * backslash escapes. Delimiters match their nearest closer (no backtracking): good for everyday messages.
+ * __underline__, ~~strike~~, `code`, ```code blocks```, masked [links](url), bare links, <@user> mentions, <#channel>
+ * and <@&role> mentions (as `#name` / `@name` text), custom emoji (<:name:id> as `:name:` text), ||spoilers||,
+ * backslash escapes, and at the start of a line: `> ` / `>>> ` block quotes, `#` to `###` headings, `- ` / `* ` and
+ * `1. ` lists. Delimiters match their nearest closer (no backtracking): good for everyday messages.
  */
 
 export interface MentionResolver {
@@ -9,6 +11,9 @@ export interface MentionResolver {
   userId(discordId: string): string;
   /** Their display name, as Discord sent it with the message (falls back to the id). */
   displayName(discordId: string): string;
+  /** A channel's and a role's name, when the bridge knows them (else the id is shown). */
+  channelName(discordId: string): string | undefined;
+  roleName(discordId: string): string | undefined;
 }
 
 export interface RenderedMarkdown {
@@ -23,6 +28,16 @@ export function escapeHtml(text: string): string {
 }
 
 const MENTION = /^<@!?(\d+)>/;
+/** `<#channel>`, `<@&role>` and custom emoji `<:name:id>` / `<a:name:id>`: shown as text, in body and HTML alike. */
+const TEXT_TOKEN = /<#(\d+)>|<@&(\d+)>|<a?:(\w+):\d+>/;
+const TEXT_TOKENS = new RegExp(TEXT_TOKEN.source, "g");
+const TEXT_TOKEN_AT_START = new RegExp(`^(?:${TEXT_TOKEN.source})`);
+
+function tokenText(mentions: MentionResolver, channel: string | undefined, role: string | undefined, emoji: string | undefined): string {
+  if (channel !== undefined) return `#${mentions.channelName(channel) ?? channel}`;
+  if (role !== undefined) return `@${mentions.roleName(role) ?? role}`;
+  return `:${emoji ?? ""}:`;
+}
 const MASKED_LINK = /^\[([^\]\n]+)\]\(<?(https?:\/\/[^\s)>]+)>?\)/;
 const BARE_LINK = /^https?:\/\/[^\s<>]*[^\s<>.,:;"')\]!?]/;
 /** `<https://...>`: a link whose embed is suppressed; Discord shows it without the brackets. */
@@ -30,6 +45,7 @@ const NO_EMBED_LINK = /^<(https?:\/\/[^\s>]+)>/;
 const INLINE_CODE = /^(``?)([^`]|[^`][\s\S]*?[^`])\1(?!`)/;
 const ESCAPABLE = /[\\*_~`|<>[\]()#-]/;
 const SPANS: ReadonlyArray<[string, string]> = [
+  ["||", "span data-mx-spoiler"],
   ["**", "strong"],
   ["__", "u"],
   ["~~", "del"],
@@ -68,12 +84,51 @@ function closing(src: string, start: number, delim: string): number {
   return -1;
 }
 
+const HEADING = /^(#{1,3}) (.+)(?:\n|$)/;
+const LIST_ITEM = /^(?:[-*]|(\d+)\.) (.*)(?:\n|$)/;
+
+/** A block at the start of a line (quote, heading, list): its HTML and how much source it took, or null. */
+function block(rest: string, mentions: MentionResolver): { html: string; length: number } | null {
+  if (rest.startsWith(">>> ")) return { html: `<blockquote>${renderHtml(rest.slice(4), mentions)}</blockquote>`, length: rest.length };
+  if (rest.startsWith("> ")) {
+    const lines = /^(?:> .*(?:\n|$))+/.exec(rest)?.[0] ?? "";
+    const inner = lines.replace(/\n$/, "").split("\n").map((line) => line.slice(2)).join("\n");
+    return { html: `<blockquote>${renderHtml(inner, mentions)}</blockquote>`, length: lines.length };
+  }
+  const heading = HEADING.exec(rest);
+  if (heading) {
+    const level = heading[1]?.length ?? 1;
+    return { html: `<h${level}>${renderHtml(heading[2] ?? "", mentions)}</h${level}>`, length: heading[0].length };
+  }
+  const first = LIST_ITEM.exec(rest);
+  if (!first) return null;
+  const ordered = first[1] !== undefined;
+  let length = 0;
+  let items = "";
+  let m: RegExpExecArray | null = first;
+  while (m && (m[1] !== undefined) === ordered) {
+    items += `<li>${renderHtml(m[2] ?? "", mentions)}</li>`;
+    length += m[0].length;
+    m = length < rest.length ? LIST_ITEM.exec(rest.slice(length)) : null;
+  }
+  const tag = ordered ? "ol" : "ul";
+  const start = ordered && first[1] !== "1" ? ` start="${first[1]}"` : "";
+  return { html: `<${tag}${start}>${items}</${tag}>`, length };
+}
+
 function renderHtml(src: string, mentions: MentionResolver): string {
   let out = "";
   let i = 0;
   outer: while (i < src.length) {
     const rest = src.slice(i);
     const ch = src[i] ?? "";
+    const lineStart = i === 0 || src[i - 1] === "\n";
+    const blockHere = lineStart ? block(rest, mentions) : null;
+    if (blockHere) {
+      out += blockHere.html;
+      i += blockHere.length;
+      continue;
+    }
     if (rest.startsWith("```")) {
       const end = src.indexOf("```", i + 3);
       if (end > i + 3) {
@@ -100,6 +155,11 @@ function renderHtml(src: string, mentions: MentionResolver): string {
       i += m[0].length;
       continue;
     }
+    if ((m = TEXT_TOKEN_AT_START.exec(rest))) {
+      out += escapeHtml(tokenText(mentions, m[1], m[2], m[3]));
+      i += m[0].length;
+      continue;
+    }
     if ((m = NO_EMBED_LINK.exec(rest))) {
       out += `<a href="${escapeHtml(m[1] ?? "")}">${escapeHtml(m[1] ?? "")}</a>`;
       i += m[0].length;
@@ -119,7 +179,7 @@ function renderHtml(src: string, mentions: MentionResolver): string {
       if (!rest.startsWith(delim)) continue;
       const end = closing(src, i, delim);
       if (end === -1) continue;
-      out += `<${tag}>${renderHtml(src.slice(i + delim.length, end), mentions)}</${tag}>`;
+      out += `<${tag}>${renderHtml(src.slice(i + delim.length, end), mentions)}</${tag.split(" ")[0]}>`;
       i = end + delim.length;
       continue outer;
     }
@@ -130,7 +190,9 @@ function renderHtml(src: string, mentions: MentionResolver): string {
 }
 
 function renderBody(src: string, mentions: MentionResolver): string {
-  return src.replace(/<@!?(\d+)>/g, (_, id: string) => mentions.displayName(id));
+  return src
+    .replace(/<@!?(\d+)>/g, (_, id: string) => mentions.displayName(id))
+    .replace(TEXT_TOKENS, (_, channel?: string, role?: string, emoji?: string) => tokenText(mentions, channel, role, emoji));
 }
 
 export function renderDiscordMarkdown(src: string, mentions: MentionResolver): RenderedMarkdown {

@@ -1,14 +1,21 @@
 import { DurableObject } from "cloudflare:workers";
 import { GatewayCloseCodes, GatewayIntentBits, GatewayOpcodes } from "discord-api-types/gateway/v10";
-import { type PortalKey, remoteUserId } from "../../core/ids";
+import type { z } from "zod";
+import { type PortalKey, portalKey, remoteUserId } from "../../core/ids";
+import { homeserverFetch } from "../../core/matrix/homeserver";
+import { MatrixIntent } from "../../core/matrix/intent";
 import { portalStub } from "../../core/portals";
+import { openToken, sealToken } from "../../core/secrets";
+import { DM_CHANNEL_TYPES, THREAD_CHANNEL_TYPES } from "../channel-types";
 import { DISCORD_NETWORK_ID, type DiscordConfig, ghostLocalpart, loadDiscordConfig } from "../config";
+import { type ChannelRoute, type D2mContext, channelRoute } from "../d2m/convert-message";
 import { type DispatchContext, dispatch } from "../d2m/dispatcher";
-import { DiscordRest } from "../rest";
-import { GatewayFrame, Hello, Ready } from "./payloads";
+import { type DiscordBridgeControl, runDiscordCommand } from "../management";
+import { type ApiChannel, type ApiUser, DiscordApiError, DiscordRest } from "../rest";
+import { type Channel, GatewayFrame, type GuildCreate, Hello, Ready } from "./payloads";
 import { MetaTable, ensureSchema } from "../../../homeserver/src/util/durable-sqlite";
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 /** What the bridge needs: guild and DM messages with their content (a privileged intent: enable it for the bot). */
 const INTENTS =
   GatewayIntentBits.Guilds |
@@ -19,9 +26,19 @@ const INTENTS =
   GatewayIntentBits.DirectMessageReactions |
   GatewayIntentBits.DirectMessageTyping |
   GatewayIntentBits.MessageContent;
-/** The watchdog alarm: reconnects (resuming) a dropped gateway, e.g. after a deploy. */
+/** The watchdog alarm while there is no connection to beat on: reconnects (resuming) a dropped gateway. */
 const WATCHDOG_MS = 30_000;
 const RECONNECT_SOON_MS = 1_000;
+/** How far behind an alarm's time the clock inside it may read. */
+const CLOCK_SKEW_MS = 250;
+/** Invalid session (op 9): wait 1-5 s (Discord's advice), doubled for each one in a row, at most a minute. */
+const INVALID_SESSION_MIN_MS = 1_000;
+const INVALID_SESSION_JITTER_MS = 4_000;
+const INVALID_SESSION_MAX_MS = 60_000;
+/** How long the gateway may stay unreachable before the management rooms are told. */
+const LONG_OUTAGE_MS = 5 * 60_000;
+/** How many missed messages per channel a gap fill brings in after a session is lost. */
+const GAP_FILL_LIMIT = 5_000;
 /** Close codes after which reconnecting cannot help (bad token, bad intents...): the bridge stops and says why. */
 const FATAL_CLOSE_CODES = new Set<number>([
   GatewayCloseCodes.AuthenticationFailed,
@@ -34,6 +51,8 @@ const FATAL_CLOSE_CODES = new Set<number>([
 
 export interface GatewayStatus {
   enabled: boolean;
+  /** A bot token is known: stored by `login`, or configured. */
+  loggedIn: boolean;
   connected: boolean;
   /** READY (or RESUMED) seen on the current connection. */
   ready: boolean;
@@ -43,25 +62,38 @@ export interface GatewayStatus {
   /** How many times the gateway was identified / resumed since this object's storage began. */
   identifies: number;
   resumes: number;
+  /** Invalid sessions (op 9) in a row, and the IDENTIFYs Discord still allows today (GET /gateway/bot). */
+  invalidSessions: number;
+  identifyRemaining: number | null;
   fatalError: string | null;
 }
 
 /**
  * The Discord gateway connection of the bridge's bot (one object), on the runtime's WebSocket API: HELLO, then
- * IDENTIFY (or RESUME with the stored session), heartbeats on the interval HELLO gave while connected, and every
- * dispatch handed to the d2m dispatcher in arrival order. The session id, last sequence and resume URL are stored,
- * so a dropped socket (every deploy drops it) resumes from the watchdog alarm without losing events.
- * Also keeps the bridge's room -> portal index, which the transaction route reads.
+ * IDENTIFY (or RESUME with the stored session), heartbeats driven by this object's alarm, and every dispatch handed
+ * to the d2m dispatcher in arrival order. The session id, last sequence and resume URL are stored, so a dropped
+ * socket or an evicted object resumes from the alarm without losing events; a lost session is re-identified (with
+ * backoff, within the daily budget) and every bridged channel gap-filled from its history.
+ * Also keeps the login (the bot token, sealed), the bridged channels, the room -> portal index the transaction route
+ * reads, and the management rooms, where it answers commands and says when the login breaks or recovers.
  */
-export class DiscordGatewayObject extends DurableObject<Env> {
+export class DiscordGatewayObject extends DurableObject<Env> implements DiscordBridgeControl {
   private readonly sql: SqlStorage;
   private readonly store: MetaTable;
   private socket: WebSocket | null = null;
   private connecting: Promise<void> | null = null;
-  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  /** HELLO's heartbeat interval on the current connection; null before HELLO. */
+  private heartbeatMs: number | null = null;
   private acked = true;
   private ready = false;
   private dispatchTail: Promise<void> = Promise.resolve();
+  /**
+   * The last sequence number received on this session. Storage keeps the last one *handled* (its dispatch done), so
+   * an evicted object, whose queued dispatches are gone, resumes from there and Discord sends them again.
+   */
+  private receivedSeq: number | null = null;
+  /** The bot token in use (opened from storage, or the configured one); undefined until first read. */
+  private tokenCache: string | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -72,8 +104,13 @@ export class DiscordGatewayObject extends DurableObject<Env> {
 
   private migrate(): void {
     ensureSchema(this.store, SCHEMA_VERSION, () => {
-      this.sql.exec("CREATE TABLE IF NOT EXISTS portal_rooms (room_id TEXT PRIMARY KEY, portal_key TEXT NOT NULL)");
-      this.sql.exec("CREATE TABLE IF NOT EXISTS management_rooms (room_id TEXT PRIMARY KEY)");
+      this.sql.exec(`
+        CREATE TABLE IF NOT EXISTS portal_rooms (room_id TEXT PRIMARY KEY, portal_key TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS management_rooms (room_id TEXT PRIMARY KEY);
+        CREATE TABLE IF NOT EXISTS bridged_channels (channel_id TEXT PRIMARY KEY);
+        CREATE TABLE IF NOT EXISTS channels (id TEXT PRIMARY KEY, type INTEGER NOT NULL, parent_id TEXT, name TEXT);
+        CREATE TABLE IF NOT EXISTS roles (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+      `);
     });
   }
 
@@ -81,39 +118,69 @@ export class DiscordGatewayObject extends DurableObject<Env> {
     return Number(this.store.get(key) ?? "0");
   }
 
-  /** Connects unless connected (or stopped by a fatal close); keeps the watchdog alarm set. */
-  async ensureConnected(): Promise<GatewayStatus> {
-    const config = loadDiscordConfig(this.env);
-    if (config !== null && (await this.stoppedBy(config)) === null) {
-      // The watchdog first: a failed connect is retried by it.
-      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
-      if (this.socket === null) {
-        this.connecting ??= this.openSocket().finally(() => (this.connecting = null));
-        await this.connecting;
-      }
-    }
-    return this.status();
+  private config(): DiscordConfig | null {
+    return loadDiscordConfig(this.env);
   }
 
-  status(): GatewayStatus {
-    const seq = this.store.get("sequence");
-    return {
-      enabled: loadDiscordConfig(this.env) !== null,
-      connected: this.socket !== null,
-      ready: this.ready,
-      sessionId: this.store.get("session_id"),
-      sequence: seq === null ? null : Number(seq),
-      botUserId: this.store.get("bot_user_id"),
-      identifies: this.count("identifies"),
-      resumes: this.count("resumes"),
-      fatalError: this.store.get("fatal_error"),
-    };
+  // ---- the login ----
+
+  /**
+   * The bot token: the one `login` stored (sealed with BRIDGE_SECRET_KEY), else the configured one. A stored token
+   * that cannot be opened (the key changed) counts as none: `login` again stores a new one.
+   */
+  async botToken(): Promise<string | null> {
+    if (this.tokenCache !== undefined) return this.tokenCache;
+    const sealed = this.store.get("token_sealed");
+    const configured = this.config()?.botToken ?? null;
+    this.tokenCache =
+      sealed === null
+        ? configured
+        : await openToken(this.env, sealed).catch((err: unknown) => {
+            console.error(`discord: the stored bot token cannot be used: ${(err as Error).message}`);
+            return configured;
+          });
+    return this.tokenCache;
   }
 
-  /** The portal a Matrix room belongs to, or null. */
-  portalOfRoom(roomId: string): string | null {
-    return this.sql.exec<{ portal_key: string }>("SELECT portal_key FROM portal_rooms WHERE room_id = ?", roomId).toArray()[0]?.portal_key ?? null;
+  async rest(): Promise<DiscordRest | null> {
+    const token = await this.botToken();
+    return token === null ? null : this.restWithToken(token);
   }
+
+  restWithToken(token: string): DiscordRest {
+    return new DiscordRest({ baseUrl: this.config()?.apiBaseUrl ?? "", botToken: token });
+  }
+
+  async saveLogin(token: string, user: ApiUser): Promise<void> {
+    const sealed = await sealToken(this.env, token);
+    const recovering = this.store.get("fatal_error") !== null;
+    this.ctx.storage.transactionSync(() => {
+      this.store.set("token_sealed", sealed);
+      this.store.set("bot_user_id", user.id);
+      this.store.set("fatal_error", null);
+      this.store.set("fatal_token", null);
+      if (recovering) this.store.set("announce_recovery", "1");
+      this.forgetSession();
+    });
+    this.tokenCache = token;
+    this.disconnect();
+    await this.ensureConnected();
+  }
+
+  async logout(): Promise<boolean> {
+    const had = this.store.get("token_sealed") !== null;
+    this.ctx.storage.transactionSync(() => {
+      this.store.set("token_sealed", null);
+      this.forgetSession();
+    });
+    this.tokenCache = undefined;
+    this.disconnect();
+    if ((await this.botToken()) === null) await this.ctx.storage.deleteAlarm();
+    else await this.ensureConnected();
+    return had;
+  }
+
+  // ---- management rooms ----
 
   /** Management rooms: rooms the owner invited the bot to, where it answers commands. */
   addManagementRoom(roomId: string): void {
@@ -124,41 +191,279 @@ export class DiscordGatewayObject extends DurableObject<Env> {
     return this.sql.exec("SELECT 1 FROM management_rooms WHERE room_id = ?", roomId).toArray().length > 0;
   }
 
+  /** One command from a management room: the bot's answer. */
+  runCommand(text: string): Promise<string> {
+    return runDiscordCommand(text, this).catch((err: unknown) => `That failed: ${(err as Error).message}`);
+  }
+
+  /** A notice from the bot in every management room (a broken or recovered login). */
+  private async notify(body: string): Promise<void> {
+    const config = this.config();
+    if (!config) return;
+    const { identity } = config;
+    const bot = `@${identity.botLocalpart}:${identity.serverName}`;
+    const intent = new MatrixIntent(homeserverFetch(this.ctx), this.env.PUBLIC_BASEURL, identity.asToken);
+    const rooms = this.sql.exec<{ room_id: string }>("SELECT room_id FROM management_rooms").toArray();
+    const txn = `notice.${Date.now()}`;
+    for (const { room_id: roomId } of rooms) {
+      await intent.sendMessage(bot, roomId, { msgtype: "m.notice", body }, Date.now(), txn).catch((err: unknown) => console.warn(`discord notice: ${(err as Error).message}`));
+    }
+  }
+
+  // ---- portals ----
+
+  /** The portal a Matrix room belongs to, or null. */
+  portalOfRoom(roomId: string): string | null {
+    return this.sql.exec<{ portal_key: string }>("SELECT portal_key FROM portal_rooms WHERE room_id = ?", roomId).toArray()[0]?.portal_key ?? null;
+  }
+
+  bridgedChannelIds(): Promise<string[]> {
+    return Promise.resolve(this.sql.exec<{ channel_id: string }>("SELECT channel_id FROM bridged_channels ORDER BY rowid").toArray().map((r) => r.channel_id));
+  }
+
+  private isBridged(channelId: string): boolean {
+    return this.sql.exec("SELECT 1 FROM bridged_channels WHERE channel_id = ?", channelId).toArray().length > 0;
+  }
+
+  async bridge(channels: ApiChannel[]): Promise<number> {
+    let added = 0;
+    for (const channel of channels) {
+      this.learnChannel(channel);
+      if (this.isBridged(channel.id)) continue;
+      this.sql.exec("INSERT INTO bridged_channels (channel_id) VALUES (?)", channel.id);
+      added++;
+      // In the dispatch order, so the channel's live messages wait for its room and history.
+      await this.inDispatchOrder(async () => {
+        const key = portalKey(channel.id);
+        this.rememberPortal(await portalStub(this.env, DISCORD_NETWORK_ID, key).ensurePortal(DISCORD_NETWORK_ID, key), key);
+      });
+    }
+    return added;
+  }
+
+  async sync(): Promise<number> {
+    let updated = 0;
+    for (const id of await this.bridgedChannelIds()) if (await this.syncChat(portalKey(id))) updated++;
+    return updated;
+  }
+
+  /** Re-reads a portal's chat info (name, topic, icon) into its room. */
+  private syncChat(key: PortalKey): Promise<boolean> {
+    return portalStub(this.env, DISCORD_NETWORK_ID, key).syncChatInfo(DISCORD_NETWORK_ID);
+  }
+
+  async unbridge(channelId: string): Promise<boolean> {
+    const had = this.isBridged(channelId);
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM bridged_channels WHERE channel_id = ?", channelId);
+      this.sql.exec("DELETE FROM portal_rooms WHERE portal_key = ?", channelId);
+    });
+    return had;
+  }
+
+  /** Gap fill: up to `limit` messages after the portal's newest bridged one (nothing before its room exists). */
+  private async fill(key: PortalKey, limit: number): Promise<void> {
+    // One channel's failure (e.g. a forum, which has no messages of its own) does not stop the others'.
+    await portalStub(this.env, DISCORD_NETWORK_ID, key)
+      .backfill(DISCORD_NETWORK_ID, limit)
+      .catch((err: unknown) => console.warn(`discord gap fill of ${key}: ${(err as Error).message}`));
+  }
+
+  private rememberPortal(roomId: string, key: PortalKey): void {
+    this.sql.exec("INSERT INTO portal_rooms (room_id, portal_key) VALUES (?, ?) ON CONFLICT DO NOTHING", roomId, key);
+  }
+
+  /** Runs `work` after every dispatch received so far, and before any received later. */
+  private inDispatchOrder(work: () => Promise<void>): Promise<void> {
+    const run = this.dispatchTail.then(work);
+    this.dispatchTail = run.catch((err: unknown) => console.error(`discord gateway: ${(err as Error).message}`));
+    this.ctx.waitUntil(this.dispatchTail);
+    return run;
+  }
+
+  // ---- channels the gateway told about ----
+
+  learnChannel(channel: z.infer<typeof Channel> | ApiChannel): void {
+    this.sql.exec(
+      "INSERT INTO channels (id, type, parent_id, name) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET type = excluded.type, parent_id = excluded.parent_id, name = excluded.name",
+      channel.id,
+      channel.type,
+      channel.parent_id ?? null,
+      channel.name ?? null,
+    );
+  }
+
+  private learnGuild(guild: z.infer<typeof GuildCreate>): void {
+    for (const channel of [...guild.channels, ...guild.threads]) this.learnChannel({ ...channel, guild_id: guild.id });
+    for (const role of guild.roles) this.sql.exec("INSERT INTO roles (id, name) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name", role.id, role.name);
+  }
+
+  /** Channel and role names for mentions in messages read from the history (the network API asks). */
+  names(channelIds: string[], roleIds: string[]): { channels: Record<string, string>; roles: Record<string, string> } {
+    const channels: Record<string, string> = {};
+    const roles: Record<string, string> = {};
+    for (const id of channelIds) {
+      const name = this.knownChannel(id)?.name;
+      if (name) channels[id] = name;
+    }
+    for (const id of roleIds) {
+      const name = this.roleName(id);
+      if (name !== undefined) roles[id] = name;
+    }
+    return { channels, roles };
+  }
+
+  private roleName(id: string): string | undefined {
+    return this.sql.exec<{ name: string }>("SELECT name FROM roles WHERE id = ?", id).toArray()[0]?.name;
+  }
+
+  private knownChannel(id: string): { type: number; parent_id: string | null; name: string | null } | undefined {
+    return this.sql.exec<{ type: number; parent_id: string | null; name: string | null }>("SELECT type, parent_id, name FROM channels WHERE id = ?", id).toArray()[0];
+  }
+
+  /** Where a channel's events go: a bridged channel's portal, a thread's parent's, a DM's own; else null. */
+  private async route(channelId: string): Promise<ChannelRoute | null> {
+    let channel = this.knownChannel(channelId);
+    if (channel === undefined) {
+      const rest = await this.rest();
+      if (rest === null) return null;
+      this.learnChannel(await rest.channel(channelId));
+      channel = this.knownChannel(channelId);
+      if (channel === undefined) return null;
+    }
+    if (THREAD_CHANNEL_TYPES.has(channel.type) && channel.parent_id !== null) {
+      return this.isBridged(channel.parent_id) ? { portalKey: portalKey(channel.parent_id), threadId: channelId } : null;
+    }
+    if (DM_CHANNEL_TYPES.has(channel.type) && !this.isBridged(channelId)) this.sql.exec("INSERT INTO bridged_channels (channel_id) VALUES (?)", channelId);
+    return this.isBridged(channelId) ? channelRoute(channelId) : null;
+  }
+
+  // ---- the connection ----
+
+  /** Connects unless connected, logged out, stopped by a fatal close, or waiting (backoff, identify budget). */
+  async ensureConnected(): Promise<GatewayStatus> {
+    if (this.config() !== null && (await this.botToken()) !== null && (await this.stoppedBy()) === null) {
+      // The alarm first: a failed connect is retried by it.
+      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
+      // Waiting (a backoff, the identify budget): the alarm comes back then. The alarm set for that very time may see
+      // a clock a little behind it (the runtime's clock stands still between I/O): that counts as due, since setting
+      // the alarm to the time of the one running would be taken as the same alarm, and dropped when it ends.
+      const waitUntil = Number(this.store.get("connect_after") ?? "0") - CLOCK_SKEW_MS;
+      if (this.socket === null && Date.now() < waitUntil) await this.ctx.storage.setAlarm(waitUntil + CLOCK_SKEW_MS);
+      else if (this.socket === null) {
+        this.connecting ??= this.openSocket().finally(() => (this.connecting = null));
+        await this.connecting;
+      }
+    }
+    return this.status();
+  }
+
+  async status(): Promise<GatewayStatus> {
+    const seq = this.store.get("sequence");
+    const remaining = this.store.get("identify_remaining");
+    return {
+      enabled: this.config() !== null,
+      loggedIn: (await this.botToken()) !== null,
+      connected: this.socket !== null,
+      ready: this.ready,
+      sessionId: this.store.get("session_id"),
+      sequence: seq === null ? null : Number(seq),
+      botUserId: this.store.get("bot_user_id"),
+      identifies: this.count("identifies"),
+      resumes: this.count("resumes"),
+      invalidSessions: this.count("invalid_sessions"),
+      identifyRemaining: remaining === null ? null : Number(remaining),
+      fatalError: this.store.get("fatal_error"),
+    };
+  }
+
+  /**
+   * The heartbeat and the watchdog: while connected, a heartbeat every HELLO interval (an unacknowledged one means a
+   * zombie connection: reconnect); while not (a drop, an evicted object, a backoff ending), reconnect and resume.
+   */
   override async alarm(): Promise<void> {
+    if (this.socket !== null && this.heartbeatMs !== null) {
+      this.beat();
+      if (this.socket !== null) {
+        await this.ctx.storage.setAlarm(Date.now() + this.heartbeatMs);
+        return;
+      }
+    }
     try {
       await this.ensureConnected();
     } catch (err) {
       console.warn(`discord gateway: reconnect failed: ${(err as Error).message}`);
+      if (this.store.get("fatal_error") !== null) return;
       await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
-      return;
+      await this.noteOutage(err as Error);
     }
-    const config = loadDiscordConfig(this.env);
-    if (config !== null && (await this.stoppedBy(config)) === null) await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
   }
 
-  /** The fatal close that stopped the gateway, while the bot token is still the one it was for: a new token retries. */
-  private async stoppedBy(config: DiscordConfig): Promise<string | null> {
+  /** A failed reconnect: after LONG_OUTAGE_MS of them, the management rooms hear it, once (and again on recovery). */
+  private async noteOutage(err: Error): Promise<void> {
+    const since = Number(this.store.get("outage_since") ?? Date.now());
+    this.store.set("outage_since", String(since));
+    if (Date.now() - since < LONG_OUTAGE_MS || this.store.get("announce_recovery") !== null) return;
+    this.store.set("announce_recovery", "1");
+    await this.notify(`The bridge has not reached Discord for ${Math.round((Date.now() - since) / 60_000)} minutes (${err.message}); it keeps trying.`);
+  }
+
+  /** Connected again (READY or RESUMED): a notice if the management rooms were told it was broken. */
+  private async connectedAgain(botUserId: string | null): Promise<void> {
+    this.store.set("outage_since", null);
+    if (this.store.get("announce_recovery") === null) return;
+    this.store.set("announce_recovery", null);
+    await this.notify(`Connected to Discord again as bot user ${botUserId ?? "?"}.`);
+  }
+
+  /** The fatal close that stopped the gateway, while the token is still the one it was for: a new token retries. */
+  private async stoppedBy(): Promise<string | null> {
     const error = this.store.get("fatal_error");
     if (error === null) return null;
-    if (this.store.get("fatal_token") === (await tokenFingerprint(config.botToken))) return error;
+    const token = await this.botToken();
+    if (token !== null && this.store.get("fatal_token") === (await tokenFingerprint(token))) return error;
     this.store.set("fatal_error", null);
     this.store.set("fatal_token", null);
     return null;
   }
 
-  private async recordFatal(code: number): Promise<void> {
-    const config = loadDiscordConfig(this.env);
-    if (!config) return;
-    const fingerprint = await tokenFingerprint(config.botToken);
-    this.store.set("fatal_token", fingerprint);
-    this.store.set("fatal_error", `Discord closed the gateway with code ${code}`);
+  /** Stops for good (until a new token): the token was refused, by a fatal close code or a 401 from REST. */
+  private async stopFatally(error: string): Promise<void> {
+    const token = await this.botToken();
+    if (token === null || this.store.get("fatal_error") !== null) return;
+    this.store.set("fatal_token", await tokenFingerprint(token));
+    this.store.set("fatal_error", error);
+    await this.ctx.storage.deleteAlarm();
+    console.error(`discord gateway: ${error}; not reconnecting`);
+    await this.notify(`The Discord login stopped working: ${error}. The bridge is not reconnecting; say "login <bot token>" with a valid token.`);
   }
 
   private async openSocket(): Promise<void> {
-    const config = loadDiscordConfig(this.env);
-    if (!config) return;
+    const config = this.config();
+    const rest = await this.rest();
+    if (!config || rest === null) return;
     const resumeUrl = this.store.get("resume_url");
-    const base = this.store.get("session_id") !== null && resumeUrl !== null ? resumeUrl : await new DiscordRest({ baseUrl: config.apiBaseUrl, botToken: config.botToken }).gatewayUrl();
+    let base: string;
+    if (this.store.get("session_id") !== null && resumeUrl !== null) base = resumeUrl;
+    else {
+      const gateway = await rest.gatewayBot().catch(async (err: unknown) => {
+        // A revoked token may show here first, while disconnected.
+        if (err instanceof DiscordApiError && err.status === 401) await this.stopFatally("Discord refused the bot token (401: revoked or wrong)");
+        throw err;
+      });
+      if (gateway.session_start_limit) {
+        const { remaining, reset_after: resetAfter } = gateway.session_start_limit;
+        this.store.set("identify_remaining", String(remaining));
+        if (remaining <= 0) {
+          // The day's IDENTIFYs are spent: wait for the budget to reset instead of being refused.
+          console.warn(`discord gateway: no IDENTIFY left today; waiting ${resetAfter} ms`);
+          this.store.set("connect_after", String(Date.now() + resetAfter));
+          await this.ctx.storage.setAlarm(Date.now() + resetAfter);
+          return;
+        }
+      }
+      base = gateway.url;
+    }
     const url = new URL(base);
     url.searchParams.set("v", "10");
     url.searchParams.set("encoding", "json");
@@ -172,14 +477,15 @@ export class DiscordGatewayObject extends DurableObject<Env> {
     this.socket = socket;
     this.ready = false;
     this.acked = true;
+    this.heartbeatMs = null;
     socket.addEventListener("message", (event) => {
-      if (this.socket === socket) this.onFrame(typeof event.data === "string" ? event.data : "");
+      if (this.socket === socket) void this.onFrame(typeof event.data === "string" ? event.data : "");
     });
     socket.addEventListener("close", (event) => {
-      if (this.socket === socket) this.onClosed(event.code);
+      if (this.socket === socket) void this.onClosed(event.code);
     });
     socket.addEventListener("error", () => {
-      if (this.socket === socket) this.onClosed(1006);
+      if (this.socket === socket) void this.onClosed(1006);
     });
   }
 
@@ -187,7 +493,7 @@ export class DiscordGatewayObject extends DurableObject<Env> {
     this.socket?.send(JSON.stringify(payload));
   }
 
-  private onFrame(text: string): void {
+  private async onFrame(text: string): Promise<void> {
     let frame: GatewayFrame;
     try {
       frame = GatewayFrame.parse(JSON.parse(text));
@@ -195,7 +501,7 @@ export class DiscordGatewayObject extends DurableObject<Env> {
       console.warn(`discord gateway: unreadable frame (${(err as Error).message}): ${text.slice(0, 200)}`);
       return;
     }
-    if (typeof frame.s === "number") this.store.set("sequence", String(frame.s));
+    if (typeof frame.s === "number") this.receivedSeq = frame.s;
     switch (frame.op) {
       case GatewayOpcodes.Hello:
         return this.onHello(Hello.parse(frame.d).heartbeat_interval);
@@ -205,105 +511,164 @@ export class DiscordGatewayObject extends DurableObject<Env> {
       case GatewayOpcodes.Heartbeat:
         return this.beat();
       case GatewayOpcodes.Reconnect:
-        return this.reconnect(true);
+        return this.reconnect(RECONNECT_SOON_MS);
       case GatewayOpcodes.InvalidSession:
-        return this.reconnect(frame.d === true);
+        return frame.d === true ? this.reconnect(RECONNECT_SOON_MS) : this.invalidSession();
       case GatewayOpcodes.Dispatch:
-        return this.onDispatch(frame.t ?? "", frame.d);
+        return this.onDispatch(frame.t ?? "", frame.d, frame.s ?? null);
     }
   }
 
-  private onHello(intervalMs: number): void {
-    const config = loadDiscordConfig(this.env);
-    if (!config) return;
-    this.stopHeartbeat();
-    this.heartbeat = setInterval(() => this.beat(), intervalMs);
+  private async onHello(intervalMs: number): Promise<void> {
+    const token = await this.botToken();
+    if (token === null) return;
+    this.heartbeatMs = intervalMs;
+    // The first heartbeat after interval * jitter (Discord's advice), then every interval: all from the alarm.
+    await this.ctx.storage.setAlarm(Date.now() + Math.floor(intervalMs * Math.random()));
     const sessionId = this.store.get("session_id");
-    const seq = this.store.get("sequence");
+    const stored = this.store.get("sequence");
+    // This object's queue still holds what it received (it handles it after the RESUME); a new object has only storage.
+    const seq = this.receivedSeq ?? (stored === null ? null : Number(stored));
     if (sessionId !== null && seq !== null) {
       this.store.set("resumes", String(this.count("resumes") + 1));
-      this.send({ op: GatewayOpcodes.Resume, d: { token: config.botToken, session_id: sessionId, seq: Number(seq) } });
+      this.send({ op: GatewayOpcodes.Resume, d: { token, session_id: sessionId, seq } });
     } else {
       this.store.set("identifies", String(this.count("identifies") + 1));
+      const remaining = this.store.get("identify_remaining");
+      if (remaining !== null) this.store.set("identify_remaining", String(Number(remaining) - 1));
       this.send({
         op: GatewayOpcodes.Identify,
-        d: { token: config.botToken, intents: INTENTS, properties: { os: "cloudflare-workers", browser: "matrix-inbox", device: "matrix-inbox" } },
+        d: { token, intents: INTENTS, properties: { os: "cloudflare-workers", browser: "matrix-inbox", device: "matrix-inbox" } },
       });
     }
   }
 
   /** A heartbeat; if the last one was never acknowledged the connection is a zombie: resume on a new one. */
   private beat(): void {
-    if (!this.acked) return this.reconnect(true);
+    if (!this.acked) {
+      void this.reconnect(RECONNECT_SOON_MS);
+      return;
+    }
     this.acked = false;
-    const seq = this.store.get("sequence");
-    this.send({ op: GatewayOpcodes.Heartbeat, d: seq === null ? null : Number(seq) });
+    this.send({ op: GatewayOpcodes.Heartbeat, d: this.receivedSeq });
   }
 
-  private onDispatch(eventName: string, data: unknown): void {
+  private async onDispatch(eventName: string, data: unknown, seq: number | null): Promise<void> {
     if (eventName === "READY") {
       const ready = Ready.parse(data);
-      this.store.set("session_id", ready.session_id);
-      this.store.set("resume_url", ready.resume_gateway_url);
-      this.store.set("bot_user_id", ready.user.id);
+      this.ctx.storage.transactionSync(() => {
+        this.store.set("session_id", ready.session_id);
+        this.store.set("sequence", seq === null ? null : String(seq));
+        this.store.set("gap_fill_pending", "1");
+        this.store.set("resume_url", ready.resume_gateway_url);
+        this.store.set("bot_user_id", ready.user.id);
+        this.store.set("invalid_sessions", null);
+        this.store.set("connect_after", null);
+      });
       this.ready = true;
       console.log("discord gateway: ready");
+      this.gapFill();
+      await this.connectedAgain(ready.user.id);
       return;
     }
     if (eventName === "RESUMED") {
       console.log("discord gateway: resumed");
       this.ready = true;
+      // A gap fill that an eviction interrupted.
+      if (this.store.get("gap_fill_pending") !== null) this.gapFill();
+      await this.connectedAgain(this.store.get("bot_user_id"));
       return;
     }
-    // One at a time, in the order Discord sent them.
-    this.dispatchTail = this.dispatchTail.then(() =>
-      dispatch(this.dispatchContext(), eventName, data).catch((err: unknown) => console.error(`discord ${eventName}: ${(err as Error).message}`)),
-    );
-    this.ctx.waitUntil(this.dispatchTail);
+    // One at a time, in the order Discord sent them; the sequence is stored once handled (for this session only).
+    const session = this.store.get("session_id");
+    void this.inDispatchOrder(async () => {
+      await dispatch(this.dispatchContext(), eventName, data).catch((err: unknown) => console.error(`discord ${eventName}: ${(err as Error).message}`));
+      if (seq !== null && this.store.get("session_id") === session) this.store.set("sequence", String(seq));
+    });
   }
 
-  private dispatchContext(): DispatchContext {
-    const config = loadDiscordConfig(this.env);
+  /**
+   * After a new session: whatever was sent while there was none is fetched from each bridged channel's history,
+   * before any live event of the new session (they queue behind it).
+   */
+  private gapFill(): void {
+    void this.inDispatchOrder(async () => {
+      for (const id of await this.bridgedChannelIds()) await this.fill(portalKey(id), GAP_FILL_LIMIT);
+      this.store.set("gap_fill_pending", null);
+    });
+  }
+
+  private d2mContext(): D2mContext {
+    const config = this.config();
     const serverName = config?.identity.serverName ?? "";
     return {
       ghostUserId: (id) => `@${ghostLocalpart(remoteUserId(id))}:${serverName}`,
+      cdnBaseUrl: config?.cdnBaseUrl ?? "",
+      channelName: (id) => this.knownChannel(id)?.name ?? undefined,
+      roleName: (id) => this.roleName(id),
+    };
+  }
+
+  private dispatchContext(): DispatchContext {
+    return {
+      convert: this.d2mContext(),
+      route: (channelId) => this.route(channelId),
       toPortal: (event) => portalStub(this.env, DISCORD_NETWORK_ID, event.portalKey).handleRemoteEvent(DISCORD_NETWORK_ID, event),
       toPortalChange: (change) => portalStub(this.env, DISCORD_NETWORK_ID, change.portalKey).handleRemoteChange(DISCORD_NETWORK_ID, change),
       botUserId: () => this.store.get("bot_user_id"),
       now: () => Date.now(),
-      rememberPortal: (roomId: string, key: PortalKey) => {
-        this.sql.exec("INSERT INTO portal_rooms (room_id, portal_key) VALUES (?, ?) ON CONFLICT DO NOTHING", roomId, key);
-      },
+      rememberPortal: (roomId, key) => this.rememberPortal(roomId, key),
+      learnGuild: (guild) => this.learnGuild(guild),
+      learnChannel: (channel) => this.learnChannel(channel),
+      syncChat: async (key) => void (await this.syncChat(key)),
     };
   }
 
-  /** Closes this connection and opens the next one soon: resuming when the session allows it. */
-  private reconnect(resumable: boolean): void {
-    if (!resumable) {
-      this.store.set("session_id", null);
-      this.store.set("sequence", null);
-      this.store.set("resume_url", null);
-    }
-    this.socket?.close(4000, "reconnecting");
-    this.onClosed(4000);
+  private forgetSession(): void {
+    this.receivedSeq = null;
+    this.store.set("session_id", null);
+    this.store.set("sequence", null);
+    this.store.set("resume_url", null);
   }
 
-  private onClosed(code: number): void {
+  /** Op 9 without resume: a new session (IDENTIFY) after 1-5 s, doubled for each invalid session in a row. */
+  private async invalidSession(): Promise<void> {
+    const streak = this.count("invalid_sessions") + 1;
+    const delay = Math.min(INVALID_SESSION_MAX_MS, (INVALID_SESSION_MIN_MS + Math.random() * INVALID_SESSION_JITTER_MS) * 2 ** (streak - 1));
+    this.ctx.storage.transactionSync(() => {
+      this.forgetSession();
+      this.store.set("invalid_sessions", String(streak));
+      this.store.set("connect_after", String(Date.now() + delay));
+    });
+    console.log(`discord gateway: invalid session; identifying again in ${Math.round(delay)} ms`);
+    await this.reconnect(delay);
+  }
+
+  /** Closes this connection and opens the next one after `delayMs` (resuming when the session allows it). */
+  private async reconnect(delayMs: number): Promise<void> {
+    // A close code other than 1000/1001, so Discord keeps the session for a RESUME.
+    this.disconnect(4000);
+    await this.ctx.storage.setAlarm(Date.now() + delayMs);
+  }
+
+  private disconnect(code = 1000): void {
+    const socket = this.socket;
+    this.socket = null;
+    this.ready = false;
+    this.heartbeatMs = null;
+    socket?.close(code, code === 1000 ? "logging out" : "reconnecting");
+  }
+
+  private async onClosed(code: number): Promise<void> {
     console.log(`discord gateway: closed (${code})`);
     this.socket = null;
     this.ready = false;
-    this.stopHeartbeat();
+    this.heartbeatMs = null;
     if (FATAL_CLOSE_CODES.has(code)) {
-      void this.recordFatal(code);
-      console.error(`discord gateway: closed with code ${code}; not reconnecting (check the bot token and intents)`);
-      return;
+      const why = code === GatewayCloseCodes.AuthenticationFailed ? " (authentication failed: the token was revoked or is wrong)" : "";
+      return this.stopFatally(`Discord closed the gateway with code ${code}${why}`);
     }
-    void this.ctx.storage.setAlarm(Date.now() + RECONNECT_SOON_MS);
-  }
-
-  private stopHeartbeat(): void {
-    if (this.heartbeat !== null) clearInterval(this.heartbeat);
-    this.heartbeat = null;
+    await this.ctx.storage.setAlarm(Date.now() + RECONNECT_SOON_MS);
   }
 }
 

@@ -21,6 +21,19 @@ const Author = z.object({
   username: z.string(),
   global_name: z.string().nullish(),
   bot: z.boolean().optional(),
+  /** The avatar's hash (CDN `avatars/{user.id}/{hash}.png`). */
+  avatar: z.string().nullish(),
+});
+
+/** An embed, as far as it is shown as text (Discord's "Embed Object"). */
+export const Embed = z.object({
+  type: z.string().optional(),
+  title: z.string().optional(),
+  description: z.string().optional(),
+  url: z.string().optional(),
+  author: z.object({ name: z.string() }).optional(),
+  fields: z.array(z.object({ name: z.string(), value: z.string() })).optional(),
+  footer: z.object({ text: z.string() }).optional(),
 });
 
 /** What the bridge reads of MESSAGE_CREATE (a message object plus guild_id). */
@@ -29,10 +42,17 @@ export const MessageCreate = z.object({
   channel_id: z.string(),
   guild_id: z.string().optional(),
   author: Author,
+  /** In a guild: the author's member, with their server nickname. */
+  member: z.object({ nick: z.string().nullish() }).optional(),
   content: z.string(),
   timestamp: z.string(),
   webhook_id: z.string().optional(),
   mentions: z.array(Author).default([]),
+  mention_roles: z.array(z.string()).default([]),
+  /** @everyone or @here pinged the channel. */
+  mention_everyone: z.boolean().default(false),
+  embeds: z.array(Embed).default([]),
+  sticker_items: z.array(z.object({ id: z.string(), name: z.string() })).default([]),
   /** A reply's target (type 19); Discord also uses it for forwards and crossposts, told apart by `type`. */
   message_reference: z.object({ message_id: z.string().optional(), channel_id: z.string().optional(), type: z.number().int().optional() }).nullish(),
   attachments: z
@@ -79,3 +99,25 @@ export const MessageReaction = z.object({
 /** TYPING_START (timestamp in Unix seconds). */
 export const TypingStart = z.object({ channel_id: z.string(), user_id: z.string(), timestamp: z.number(), member: Member.optional() });
 
+
+/** A channel as the gateway sends it (THREAD_CREATE, CHANNEL_UPDATE, GUILD_CREATE's lists). */
+export const Channel = z.object({
+  id: z.string(),
+  type: z.number().int(),
+  guild_id: z.string().optional(),
+  name: z.string().nullish(),
+  topic: z.string().nullish(),
+  icon: z.string().nullish(),
+  position: z.number().int().optional(),
+  parent_id: z.string().nullish(),
+});
+
+/** GUILD_CREATE: the guild with its channels, threads and roles (names for mentions). */
+export const GuildCreate = z.object({
+  id: z.string(),
+  name: z.string(),
+  icon: z.string().nullish(),
+  channels: z.array(Channel).default([]),
+  threads: z.array(Channel).default([]),
+  roles: z.array(z.object({ id: z.string(), name: z.string() })).default([]),
+});

@@ -72,15 +72,3 @@ export function matrixToDiscord(content: MatrixMessageContent, ghosts: GhostReso
       : escapeDiscordMarkdown(content.body);
   return { content: content.msgtype === "m.emote" ? `_${text}_` : text, mentionedUserIds: [...new Set(mentioned)] };
 }
-
-/**
- * A reply's body without its fallback (the quoted `> <@user> text` lines and the blank line after them), which
- * older clients still prepend: Discord shows the reply itself.
- */
-export function stripReplyFallback(body: string): string {
-  const lines = body.split("\n");
-  let i = 0;
-  while (i < lines.length && lines[i]!.startsWith(">")) i++;
-  if (i === 0 || lines[i] !== "") return body;
-  return lines.slice(i + 1).join("\n");
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { PortalKey } from "../../core/ids";
+import { type PortalKey, portalKey } from "../../core/ids";
 import type { RemoteChange, RemoteEvent } from "../../core/network";
 import { type DispatchContext, dispatch } from "../d2m/dispatcher";
 import * as fixtures from "./fixtures/messages";
@@ -9,18 +9,24 @@ function recordingContext() {
   const toPortal: RemoteEvent[] = [];
   const remembered: [string, PortalKey][] = [];
   const changes: RemoteChange[] = [];
+  const learned: string[] = [];
   const ctx: DispatchContext = {
+    convert: { ghostUserId: (id) => `@_discord_${id}:example.org`, cdnBaseUrl: "https://cdn.test", channelName: () => undefined, roleName: () => undefined },
+    // Channel 3 is not bridged; thread 8 belongs to channel 1; every other channel is bridged.
+    route: async (channelId) => (channelId === "3" ? null : channelId === "8" ? { portalKey: portalKey("1"), threadId: "8" } : { portalKey: portalKey(channelId) }),
+    learnGuild: (guild) => void learned.push(`guild ${guild.id}: ${guild.channels.map((c) => c.id).join(",")}`),
+    learnChannel: (channel) => void learned.push(`channel ${channel.id} in ${channel.parent_id ?? "-"}`),
+    syncChat: async (key) => void learned.push(`sync ${key}`),
     toPortalChange: async (change) => void changes.push(change),
     botUserId: () => "900",
     now: () => 1_700_000_000_000,
-    ghostUserId: (id) => `@_discord_${id}:example.org`,
     toPortal: async (event) => {
       toPortal.push(event);
       return { roomId: "!portal:example.org", eventId: "$event", duplicate: false };
     },
     rememberPortal: (roomId, key) => void remembered.push([roomId, key]),
   };
-  return { ctx, toPortal, remembered, changes };
+  return { ctx, toPortal, remembered, changes, learned };
 }
 
 describe("d2m dispatcher", () => {
@@ -61,7 +67,7 @@ describe("d2m dispatcher", () => {
       {
         kind: "edit",
         portalKey: "112760669178241024",
-        sender: { id: fixtures.cadence.id, displayName: "Cadence" },
+        sender: { id: fixtures.cadence.id, displayName: "Cadence", avatarUrl: `https://cdn.test/avatars/${fixtures.cadence.id}/${fixtures.cadence.avatar}.png` },
         messageId: fixtures.plain.id,
         editId: edited,
         timestamp: Date.parse(edited),
@@ -87,11 +93,36 @@ describe("d2m dispatcher", () => {
     ]);
   });
 
-  it("ignores events it has no handler for, and messages without text", async () => {
-    const { ctx, toPortal } = recordingContext();
-    await dispatch(ctx, "GUILD_CREATE", { id: "1" });
+  it("ignores events it has no handler for, messages without content, and channels that are not bridged", async () => {
+    const { ctx, toPortal, changes } = recordingContext();
+    await dispatch(ctx, "PRESENCE_UPDATE", { user: { id: "1" } });
     await dispatch(ctx, "MESSAGE_CREATE", { ...fixtures.plain, content: "" });
+    await dispatch(ctx, "MESSAGE_CREATE", { ...fixtures.plain, channel_id: "3" });
+    await dispatch(ctx, "MESSAGE_DELETE", { id: "5", channel_id: "3" });
     expect(toPortal).toEqual([]);
+    expect(changes).toEqual([]);
+  });
+
+  it("a thread's messages, edits and deletions go to the parent's portal; the thread's id is the Matrix thread root", async () => {
+    const { ctx, toPortal, changes } = recordingContext();
+    await dispatch(ctx, "MESSAGE_CREATE", { ...fixtures.plain, channel_id: "8", id: "81" });
+    await dispatch(ctx, "MESSAGE_UPDATE", { ...fixtures.plain, channel_id: "8", id: "81", content: "edited", edited_timestamp: "2023-07-06T06:00:00.000000+00:00" });
+    await dispatch(ctx, "MESSAGE_DELETE", { id: "81", channel_id: "8" });
+    expect(toPortal[0]).toMatchObject({ portalKey: "1", messageId: "8/81", threadRoot: "8" });
+    expect(changes.map((c) => [c.kind, c.portalKey, "messageId" in c ? c.messageId : ""])).toEqual([
+      ["edit", "1", "8/81"],
+      ["delete", "1", "8/81"],
+    ]);
+  });
+
+  it("GUILD_CREATE, THREAD_CREATE and CHANNEL_UPDATE teach the bridge channels (names, threads' parents)", async () => {
+    const { ctx, learned } = recordingContext();
+    await dispatch(ctx, "GUILD_CREATE", { id: "2", name: "G", channels: [{ id: "1", type: 0, name: "general" }], roles: [{ id: "5", name: "mods" }] });
+    await dispatch(ctx, "THREAD_CREATE", { id: "8", type: 11, parent_id: "1", name: "a thread" });
+    await dispatch(ctx, "CHANNEL_UPDATE", { id: "1", type: 0, name: "renamed" });
+    await dispatch(ctx, "CHANNEL_UPDATE", { id: "3", type: 0, name: "not bridged" });
+    // A bridged channel's room is resynced; a channel that is not bridged is only learnt.
+    expect(learned).toEqual(["guild 2: 1", "channel 8 in 1", "channel 1 in -", "sync 1", "channel 3 in -"]);
   });
 
   it("rejects a malformed MESSAGE_CREATE instead of bridging garbage", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { matrixToDiscord, stripReplyFallback } from "../m2d/convert-message";
+import { matrixToDiscord } from "../m2d/convert-message";
 import { discordIdOfGhost } from "../network-api";
 
 const ghosts = (userId: string) => discordIdOfGhost(userId, "example.org");
@@ -54,11 +54,5 @@ describe("m2d: Matrix message to Discord content", () => {
     expect(discordIdOfGhost("@_discord_123:example.org", "example.org")).toBe("123");
     expect(discordIdOfGhost("@_discord_123:other.org", "example.org")).toBeUndefined();
     expect(discordIdOfGhost("@_discord_bot:example.org", "example.org")).toBeUndefined();
-  });
-
-  it("a reply's body loses its quoted fallback, and only that", () => {
-    expect(stripReplyFallback("> <@a:b> first\n> second\n\nthe answer\nmore")).toBe("the answer\nmore");
-    expect(stripReplyFallback("the answer")).toBe("the answer");
-    expect(stripReplyFallback("> a quote of mine\nno blank line")).toBe("> a quote of mine\nno blank line");
   });
 });

@@ -67,4 +67,17 @@ describe("Discord REST client", () => {
     const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher });
     await expect(rest.editMessage("2", "1", { content: "x" })).rejects.toMatchObject({ status: 403 });
   });
+
+  it("GET /gateway/bot reads the identify budget; history pages carry after / before and at most 100", async () => {
+    const { calls, fetcher } = fakeFetch([
+      json(200, { url: "wss://gateway.discord.gg", shards: 1, session_start_limit: { total: 1000, remaining: 3, reset_after: 5000, max_concurrency: 1 } }),
+      json(200, []),
+      json(200, []),
+    ]);
+    const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher });
+    expect(await rest.gatewayBot()).toEqual({ url: "wss://gateway.discord.gg", session_start_limit: { remaining: 3, reset_after: 5000 } });
+    await rest.messages("2", { after: "10", limit: 500 });
+    await rest.messages("2", { before: "10", limit: 5 });
+    expect(calls.slice(1).map((c) => c.url)).toEqual(["https://d.test/channels/2/messages?limit=100&after=10", "https://d.test/channels/2/messages?limit=5&before=10"]);
+  });
 });

@@ -55,4 +55,13 @@ describe("the bridge's transaction endpoint (Application Service API)", () => {
     const events = [{ type: "m.room.topic", event_id: "$t" }, message("@stranger:localhost:8787"), message("@me:localhost:8787"), 42];
     expect(await put({ events }, { token: "hs-token" })).toEqual({ status: 200, body: {} });
   });
+
+  it("accepts ephemeral typing and receipts (MSC2409) for rooms that are no portal", async () => {
+    const ephemeral = [
+      { type: "m.typing", room_id: "!not-a-portal:localhost:8787", content: { user_ids: ["@me:localhost:8787"] } },
+      { type: "m.receipt", room_id: "!not-a-portal:localhost:8787", content: { $e: { "m.read": { "@me:localhost:8787": { ts: 1 } } } } },
+    ];
+    expect(await put({ events: [], ephemeral }, { token: "hs-token" })).toEqual({ status: 200, body: {} });
+    expect((await put({ events: [], ephemeral: "x" }, { token: "hs-token" })).status).toBe(400);
+  });
 });

@@ -1,0 +1,119 @@
+import { describe, expect, it } from "vitest";
+import { portalKey, remoteMessageId } from "../../core/ids";
+import type { DiscordConfig } from "../config";
+import { ghostLocalpart } from "../config";
+import { DiscordNetworkApi } from "../network-api";
+import * as fixtures from "./fixtures/messages";
+
+const config: DiscordConfig = {
+  apiBaseUrl: "https://d.test",
+  cdnBaseUrl: "https://cdn.test",
+  botToken: undefined,
+  backfillLimit: 50,
+  identity: {
+    asToken: "as",
+    hsToken: "hs",
+    serverName: "example.org",
+    botLocalpart: "_discord_bot",
+    ghostLocalpart,
+    owner: "@me:example.org",
+    protocol: { id: "discord", displayname: "Discord" },
+  },
+};
+
+const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+
+/** A fake Discord answering by "METHOD path" (query included), recording every call with its body. */
+function fakeDiscord(routes: Record<string, () => Response>) {
+  const calls: { route: string; body: BodyInit | null | undefined }[] = [];
+  const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const route = `${init?.method ?? "GET"} ${String(input).replace("https://d.test", "")}`;
+    calls.push({ route, body: init?.body });
+    return routes[route]?.() ?? json({ message: "Unknown", code: 10003 }, 404);
+  }) as typeof fetch;
+  const api = new DiscordNetworkApi(config, { botToken: async () => "tok", names: async () => ({ channels: { "222": "general" }, roles: {} }) }, fetcher);
+  return { api, calls };
+}
+
+const message = (id: string, content: string) => ({ ...fixtures.plain, id, content, channel_id: "1" });
+const sent = (id: string, channelId: string) => () => json({ id, channel_id: channelId, timestamp: "2024-01-01T00:00:00.000Z" });
+
+describe("the Discord network API", () => {
+  it("fetchMessages pages forward from `after` (100 at a time), oldest first, converted like live messages", async () => {
+    const first = Array.from({ length: 100 }, (_, i) => message(String(1000 + i), `m${i}`)).reverse();
+    const { api, calls } = fakeDiscord({
+      "GET /channels/1/messages?limit=100&after=999": () => json(first),
+      "GET /channels/1/messages?limit=100&after=1099": () => json([message("1101", "see <#222>"), message("1100", "")]),
+    });
+    const got = await api.fetchMessages(portalKey("1"), remoteMessageId("999"), 1000);
+    expect(calls.map((c) => c.route)).toEqual(["GET /channels/1/messages?limit=100&after=999", "GET /channels/1/messages?limit=100&after=1099"]);
+    // The empty message (nothing to show) is left out; names come from the gateway's knowledge.
+    expect(got.map((m) => m.messageId)).toEqual([...Array.from({ length: 100 }, (_, i) => String(1000 + i)), "1101"]);
+    expect(got[100]).toMatchObject({ portalKey: "1", content: { body: "see #general" }, sender: { displayName: "Cadence" } });
+  });
+
+  it("fetchMessages without `after`: the newest `limit`, paging back with `before`; a thread message id pages from its snowflake", async () => {
+    const { api, calls } = fakeDiscord({
+      "GET /channels/1/messages?limit=3": () => json([message("30", "c"), message("20", "b"), message("10", "a")]),
+      "GET /channels/1/messages?limit=100&after=77": () => json([]),
+    });
+    expect((await api.fetchMessages(portalKey("1"), null, 3)).map((m) => m.content.body)).toEqual(["a", "b", "c"]);
+    expect(await api.fetchMessages(portalKey("1"), remoteMessageId("55/77"), 500)).toEqual([]);
+    expect(calls.map((c) => c.route)).toEqual(["GET /channels/1/messages?limit=3", "GET /channels/1/messages?limit=100&after=77"]);
+  });
+
+  it("chat info: a guild channel in its guild's space, ordered; a DM is direct, with the other person's avatar", async () => {
+    const { api } = fakeDiscord({
+      "GET /channels/1": () => json({ id: "1", type: 0, guild_id: "9", name: "general", topic: "hi", position: 1 }),
+      "GET /guilds/9": () => json({ id: "9", name: "Guild", icon: "abc" }),
+      "GET /guilds/9/channels": () => json([{ id: "2", type: 0, guild_id: "9", name: "rules", position: 0 }, { id: "1", type: 0, guild_id: "9", name: "general", position: 1 }]),
+      "GET /channels/5": () => json({ id: "5", type: 1, recipients: [{ id: "42", username: "bob", global_name: "Bob", avatar: "h" }] }),
+    });
+    expect(await api.getChatInfo(portalKey("1"))).toEqual({
+      name: "general",
+      topic: "hi",
+      space: { key: "guild-9", name: "Guild", order: "0001", avatarUrl: "https://cdn.test/icons/9/abc.png" },
+    });
+    expect(await api.getChatInfo(portalKey("5"))).toEqual({ name: "Bob", isDirect: true, avatarUrl: "https://cdn.test/avatars/42/h.png" });
+  });
+
+  it("a file goes as a multipart attachment with its caption; replies and edits in a thread use the thread's channel", async () => {
+    const { api, calls } = fakeDiscord({
+      "POST /channels/1/messages": sent("60", "1"),
+      "GET /channels/50": () => json({ id: "50", type: 11, parent_id: "1" }),
+      "POST /channels/50/messages": sent("61", "50"),
+      "PATCH /channels/50/messages/61": sent("61", "50"),
+    });
+    const bytes = await new Blob(["PNGDATA"]).arrayBuffer();
+    const file = { eventId: "$f", roomId: "!r", sender: "@me:example.org", content: { msgtype: "m.text" as const, body: "" }, media: { mxc: "mxc://x/y", filename: "a.png", mimetype: "image/png", bytes } };
+    expect(await api.handleMatrixMessage(portalKey("1"), file)).toEqual({ messageId: "60" });
+    const form = calls[0]!.body as FormData;
+    expect(JSON.parse(String(form.get("payload_json")))).toEqual({ content: "", allowed_mentions: { parse: [], users: [] }, attachments: [{ id: 0, filename: "a.png" }] });
+    const upload = form.get("files[0]") as File;
+    expect([upload.name, upload.type, await upload.text()]).toEqual(["a.png", "image/png", "PNGDATA"]);
+
+    const inThread = { eventId: "$t", roomId: "!r", sender: "@me:example.org", content: { msgtype: "m.text" as const, body: "in thread" }, threadRoot: remoteMessageId("50"), replyTo: remoteMessageId("50/58") };
+    expect(await api.handleMatrixMessage(portalKey("1"), inThread)).toEqual({ messageId: "50/61" });
+    expect(JSON.parse(String(calls[2]!.body))).toMatchObject({ content: "in thread", message_reference: { message_id: "58", channel_id: "50", fail_if_not_exists: false } });
+    await api.handleMatrixEdit(portalKey("1"), remoteMessageId("50/61"), { ...inThread, content: { msgtype: "m.text", body: "fixed" } });
+    expect(calls.map((c) => c.route)).toEqual(["POST /channels/1/messages", "GET /channels/50", "POST /channels/50/messages", "PATCH /channels/50/messages/61"]);
+  });
+
+  it("a Matrix thread on a message without a Discord thread starts one, named after the text", async () => {
+    const { api, calls } = fakeDiscord({
+      "POST /channels/1/messages/70/threads": () => json({ id: "70", type: 11, parent_id: "1", name: "first words" }, 201),
+      "POST /channels/70/messages": sent("71", "70"),
+    });
+    const reply = { eventId: "$n", roomId: "!r", sender: "@me:example.org", content: { msgtype: "m.text" as const, body: "first words" }, threadRoot: remoteMessageId("70") };
+    expect(await api.handleMatrixMessage(portalKey("1"), reply)).toEqual({ messageId: "70/71" });
+    expect(calls.map((c) => c.route)).toEqual(["GET /channels/70", "POST /channels/1/messages/70/threads", "POST /channels/70/messages"]);
+    expect(JSON.parse(String(calls[1]!.body))).toEqual({ name: "first words" });
+  });
+
+  it("typing: a start is POST /typing; a stop sends nothing (Discord lets it lapse)", async () => {
+    const { api, calls } = fakeDiscord({ "POST /channels/1/typing": () => new Response(null, { status: 204 }) });
+    await api.handleMatrixTyping(portalKey("1"), true);
+    await api.handleMatrixTyping(portalKey("1"), false);
+    expect(calls.map((c) => c.route)).toEqual(["POST /channels/1/typing"]);
+  });
+});
