@@ -1,6 +1,6 @@
 import type { RESTPatchAPIChannelMessageJSONBody, RESTPostAPIChannelMessageJSONBody } from "discord-api-types/v10";
 import { z } from "zod";
-import { MessageCreate } from "./gateway/payloads";
+import { Channel, MessageCreate } from "./gateway/payloads";
 
 /** What we read of Discord's REST answers (zod: a payload from the network is checked before use). */
 export const ApiUser = z.object({
@@ -10,19 +10,8 @@ export const ApiUser = z.object({
   bot: z.boolean().optional(),
   avatar: z.string().nullish(),
 });
-export const ApiChannel = z.object({
-  id: z.string(),
-  type: z.number().int(),
-  guild_id: z.string().optional(),
-  name: z.string().nullish(),
-  topic: z.string().nullish(),
-  /** A group DM's icon hash. */
-  icon: z.string().nullish(),
-  position: z.number().int().optional(),
-  /** A channel's category; a thread's channel. */
-  parent_id: z.string().nullish(),
-  recipients: z.array(ApiUser).optional(),
-});
+/** A channel as REST answers it: the gateway's fields, and a DM's recipients. */
+export const ApiChannel = Channel.extend({ recipients: z.array(ApiUser).optional() });
 export const ApiGuild = z.object({ id: z.string(), name: z.string(), icon: z.string().nullish() });
 export const ApiMessage = z.object({ id: z.string(), channel_id: z.string(), timestamp: z.string() });
 /** 204 No Content: nothing to read. */

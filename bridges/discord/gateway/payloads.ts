@@ -99,7 +99,6 @@ export const MessageReaction = z.object({
 /** TYPING_START (timestamp in Unix seconds). */
 export const TypingStart = z.object({ channel_id: z.string(), user_id: z.string(), timestamp: z.number(), member: Member.optional() });
 
-
 /** A channel as the gateway sends it (THREAD_CREATE, CHANNEL_UPDATE, GUILD_CREATE's lists). */
 export const Channel = z.object({
   id: z.string(),
@@ -107,8 +106,10 @@ export const Channel = z.object({
   guild_id: z.string().optional(),
   name: z.string().nullish(),
   topic: z.string().nullish(),
+  /** A group DM's icon hash. */
   icon: z.string().nullish(),
   position: z.number().int().optional(),
+  /** A channel's category; a thread's channel. */
   parent_id: z.string().nullish(),
 });
 
