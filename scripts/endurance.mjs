@@ -65,8 +65,16 @@ const sending = samples.filter((x) => x.acked > 0);
 const tenths = Array.from({ length: 10 }, (_, i) => sending.filter((x) => x.acked > (total * i) / 10 && x.acked <= (total * (i + 1)) / 10));
 const peak = (xs, key = "rssMb") => Math.max(0, ...xs.map((x) => x[key]));
 console.log("\n| progress | messages acknowledged | peak server RSS (MB) | of it anonymous (heaps) | of it mapped files |\n| --- | --- | --- | --- | --- |");
-tenths.forEach((xs, i) => console.log(`| ${(i + 1) * 10}% | ${Math.round((total * (i + 1)) / 10)} | ${peak(xs).toFixed(0)} | ${peak(xs, "anonMb").toFixed(0)} | ${peak(xs, "fileMb").toFixed(0)} |`));
-for (const [key, what] of [["rssMb", "RSS"], ["anonMb", "anonymous memory"]]) {
+const cell = (xs, key) => (xs.length ? peak(xs, key).toFixed(0) : "not reached");
+tenths.forEach((xs, i) => console.log(`| ${(i + 1) * 10}% | ${Math.round((total * (i + 1)) / 10)} | ${cell(xs, "rssMb")} | ${cell(xs, "anonMb")} | ${cell(xs, "fileMb")} |`));
+// A run that ended early has empty tenths: its memory trend cannot be judged (it is not "flat").
+const reached = tenths.filter((xs) => xs.length > 0).length;
+if (reached < tenths.length) {
+  console.log(`INCOMPLETE: the run ended at ${acked} of ${total} messages acknowledged (${reached} of 10 tenths sampled); memory trend not judged. Peak RSS ${peak(samples).toFixed(0)} MB, anonymous ${peak(samples, "anonMb").toFixed(0)} MB`);
+  failures.push(`run incomplete: ${acked} of ${total} messages acknowledged`);
+}
+const judged = reached === tenths.length ? [["rssMb", "RSS"], ["anonMb", "anonymous memory"]] : [];
+for (const [key, what] of judged) {
   const early = peak(tenths[1], key);
   const late = peak(tenths.slice(7).flat(), key);
   const growth = early > 0 ? late / early - 1 : 0;
