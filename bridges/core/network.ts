@@ -96,7 +96,16 @@ export interface RemoteTyping {
 }
 
 /** Remote events about existing messages (or the chat): they never create the portal room. */
-export type RemoteChange = RemoteEdit | RemoteDeletion | RemoteReaction | RemoteTyping;
+/** A remote user joined or left the chat: their ghost (named, with its avatar) joins or leaves the portal room. */
+export interface RemoteMembership {
+  kind: "membership";
+  portalKey: PortalKey;
+  sender: RemoteSender;
+  membership: "join" | "leave";
+  timestamp: number;
+}
+
+export type RemoteChange = RemoteEdit | RemoteDeletion | RemoteReaction | RemoteTyping | RemoteMembership;
 
 /** What a portal room is made from. */
 export interface ChatInfo {

@@ -239,6 +239,19 @@ export class PortalObject extends DurableObject<Env> {
           await intent.setTyping(ghost, roomId, true, change.timeoutMs);
           return { eventIds: [] };
         }
+        case "membership": {
+          if (change.membership === "join") {
+            await this.ensureGhost(bridge, roomId, change.sender);
+            return { eventIds: [] };
+          }
+          const ghost = `@${bridge.identity.ghostLocalpart(change.sender.id)}:${bridge.identity.serverName}`;
+          const joined = this.sql.exec<{ joined: number }>("SELECT joined FROM ghosts WHERE user_id = ?", ghost).toArray()[0]?.joined === 1;
+          if (!joined) return { eventIds: [] };
+          await intent.leave(ghost, roomId);
+          // A later message of theirs invites and joins the ghost again.
+          this.sql.exec("UPDATE ghosts SET joined = 0 WHERE user_id = ?", ghost);
+          return { eventIds: [] };
+        }
       }
     });
   }

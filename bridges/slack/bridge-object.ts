@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
+import { readCapped } from "../core/download";
 import { type PortalKey, portalKey, remoteUserId } from "../core/ids";
 import { homeserverFetch } from "../core/matrix/homeserver";
 import { MatrixIntent } from "../core/matrix/intent";
@@ -13,7 +14,7 @@ import { slackPortalKey } from "./s2m/convert-message";
 import { type SlackBotIdentity, type SlackInstall, SlackTokenStore, type SlackTokens, TOKEN_TABLES, tokenFingerprint } from "./tokens";
 import { SlackApiError, SlackWebApi } from "./web-api";
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 /**
  * How long a delivered event id is remembered. Slack retries a delivery it saw no 200 for three times, within
  * about five minutes (immediately, after 1 minute, after 5 minutes); an hour covers that with room to spare.
@@ -26,6 +27,10 @@ const MAX_ATTEMPTS = 5;
 /** Socket Mode: the watchdog while connected, and the longest wait between reconnect attempts. */
 const WATCHDOG_MS = 30_000;
 const MAX_BACKOFF_MS = 30_000;
+/** How long a workspace's emoji.list is trusted before it is asked again. */
+const EMOJI_LIST_TTL_MS = 60 * 60 * 1000;
+/** A custom emoji image larger than this is not uploaded (Slack's own limit is 128 KB). */
+const MAX_EMOJI_BYTES = 1024 * 1024;
 /** How long an expected reaction echo is waited for. */
 const ECHO_TTL_MS = 5 * 60 * 1000;
 /** The team of the configured bot token, before auth.test has said which it is. */
@@ -103,6 +108,8 @@ export class SlackBridgeObject extends DurableObject<Env> {
         CREATE TABLE IF NOT EXISTS reaction_echoes (echo TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS management_rooms (room_id TEXT PRIMARY KEY);
         CREATE TABLE IF NOT EXISTS auth_notices (fingerprint TEXT PRIMARY KEY);
+        CREATE TABLE IF NOT EXISTS emoji_lists (team TEXT PRIMARY KEY, list TEXT NOT NULL, fetched_at INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS emoji_images (source TEXT PRIMARY KEY, mxc TEXT NOT NULL);
       `);
       this.sql.exec(TOKEN_TABLES);
     });
@@ -214,6 +221,7 @@ export class SlackBridgeObject extends DurableObject<Env> {
     this.sql.exec("DELETE FROM seen_events WHERE seen_at < ?", now - SEEN_EVENT_TTL_MS);
     this.sql.exec("DELETE FROM slack_users WHERE fetched_at < ?", now - USER_PROFILE_TTL_MS);
     this.sql.exec("DELETE FROM reaction_echoes WHERE expires_at < ?", now);
+    this.sql.exec("DELETE FROM emoji_lists WHERE fetched_at < ?", now - EMOJI_LIST_TTL_MS);
     const oldest = this.sql.exec<{ seen_at: number }>("SELECT seen_at FROM seen_events ORDER BY seen_at LIMIT 1").toArray()[0];
     if (oldest) await this.alarmBy(oldest.seen_at + SEEN_EVENT_TTL_MS);
     const config = loadSlackConfig(this.env);
@@ -324,12 +332,14 @@ export class SlackBridgeObject extends DurableObject<Env> {
       servesTeam: async (team) => (await this.tokens.tokensFor(team)) !== null,
       ghostUserId: (team, user) => `@${ghostLocalpart(remoteUserId(`${team}:${user}`))}:${serverName}`,
       profiles: (team, userIds) => this.userProfiles(team, userIds),
+      customEmoji: (team, names) => this.customEmoji(team, names),
       toPortal: (event) => portalStub(this.env, SLACK_NETWORK_ID, event.portalKey).handleRemoteEvent(SLACK_NETWORK_ID, event),
       toPortalChange: (change) => portalStub(this.env, SLACK_NETWORK_ID, change.portalKey).handleRemoteChange(SLACK_NETWORK_ID, change),
       chatChanged: async (key) => void (await portalStub(this.env, SLACK_NETWORK_ID, key).syncChatInfo(SLACK_NETWORK_ID)),
       rememberPortal: async (roomId, key) => this.rememberPortal(roomId, key),
       takeReactionEcho: async (channel, ts, name) => this.sql.exec("DELETE FROM reaction_echoes WHERE echo = ?", `${channel}:${ts}:${name}`).rowsWritten > 0,
       tokensRevoked: (team) => this.authFailed(team, "tokens_revoked"),
+      isBridgeBot: async (team, user) => (await this.tokens.botUserId(team)) === user,
     };
   }
 
@@ -425,6 +435,61 @@ export class SlackBridgeObject extends DurableObject<Env> {
   }
 
   /**
+   * Custom workspace emoji as mxc:// URIs: the names in emoji.list (cached for EMOJI_LIST_TTL_MS, aliases followed
+   * once), each image downloaded from Slack's emoji host and uploaded to the media repository as the bridge bot
+   * once per image URL. Names that are not custom emoji, or whose image fails, are left out (they stay `:name:`).
+   */
+  async customEmoji(team: string, names: string[], nowMs = Date.now()): Promise<Record<string, string>> {
+    const config = loadSlackConfig(this.env);
+    const api = config ? await this.apiFor(config, team) : null;
+    if (!config || !api) return {};
+    const list = await this.emojiList(api, team, nowMs);
+    const out: Record<string, string> = {};
+    for (const name of new Set(names)) {
+      const entry = list[name];
+      const source = entry?.startsWith("alias:") ? list[entry.slice(6)] : entry;
+      if (source === undefined || source.startsWith("alias:")) continue;
+      const known = this.sql.exec<{ mxc: string }>("SELECT mxc FROM emoji_images WHERE source = ?", source).toArray()[0];
+      if (known) {
+        out[name] = known.mxc;
+        continue;
+      }
+      try {
+        const res = await fetch(source);
+        const type = res.headers.get("content-type") ?? "";
+        if (!res.ok || !type.startsWith("image/")) throw new Error(`answered ${res.status} ${type}`);
+        const bytes = await readCapped(res, MAX_EMOJI_BYTES);
+        const bot = `@${config.identity.botLocalpart}:${config.identity.serverName}`;
+        const mxc = await this.intent(config).upload(bot, bytes, type, name);
+        this.sql.exec("INSERT OR REPLACE INTO emoji_images (source, mxc) VALUES (?, ?)", source, mxc);
+        out[name] = mxc;
+      } catch (err) {
+        console.warn(`slack emoji :${name}: (${source}): ${(err as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  /** A workspace's emoji.list, cached; a failure (e.g. no emoji:read scope) gives none, and is asked again next time. */
+  private async emojiList(api: SlackWebApi, team: string, nowMs: number): Promise<Record<string, string>> {
+    const row = this.sql.exec<{ list: string; fetched_at: number }>("SELECT list, fetched_at FROM emoji_lists WHERE team = ?", team).toArray()[0];
+    if (row && row.fetched_at >= nowMs - EMOJI_LIST_TTL_MS) return JSON.parse(row.list) as Record<string, string>;
+    try {
+      const list = await api.emojiList();
+      this.sql.exec("INSERT OR REPLACE INTO emoji_lists (team, list, fetched_at) VALUES (?, ?, ?)", team, JSON.stringify(list), nowMs);
+      return list;
+    } catch (err) {
+      console.warn(`slack emoji.list ${team}: ${(err as Error).message}`);
+      return {};
+    }
+  }
+
+  /** The appservice's Client-Server calls, over the Worker's loopback. */
+  private intent(config: SlackConfig): MatrixIntent {
+    return new MatrixIntent(homeserverFetch(this.ctx), this.env.PUBLIC_BASEURL, config.identity.asToken);
+  }
+
+  /**
    * `bridge <channel>`: opens a conversation's portal without waiting for its next message, from its newest one
    * (the room is created with its recent history). Answers the room id, or why not.
    */
@@ -483,7 +548,7 @@ export class SlackBridgeObject extends DurableObject<Env> {
     if (this.sql.exec("INSERT INTO auth_notices (fingerprint) VALUES (?) ON CONFLICT DO NOTHING", fingerprint).rowsWritten === 0) return;
     const { identity } = config;
     const bot = `@${identity.botLocalpart}:${identity.serverName}`;
-    const intent = new MatrixIntent(homeserverFetch(this.ctx), this.env.PUBLIC_BASEURL, identity.asToken);
+    const intent = this.intent(config);
     const body = `Slack stopped accepting the bridge's token (${error}): nothing is bridged until the app is installed again. Say "login" for the install link.`;
     for (const { room_id: roomId } of this.sql.exec<{ room_id: string }>("SELECT room_id FROM management_rooms").toArray()) {
       await intent.sendMessage(bot, roomId, { msgtype: "m.notice", body }, Date.now(), `auth.${fingerprint.slice(0, 16)}.${roomId}`);

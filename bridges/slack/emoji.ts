@@ -197,9 +197,12 @@ export function unicodeToShortcode(key: string): string | undefined {
   return tone === undefined ? name : `${name}::skin-tone-${tone}`;
 }
 
+/** A `:name:` shortcode in Slack text (with a skin tone: `:+1::skin-tone-2:`); the name is its group 1. */
+export const SHORTCODE = /:([a-z0-9_+'-]+(?:::skin-tone-[2-6])?):/g;
+
 /** `:name:` shortcodes in Slack text replaced by Unicode where the table knows them (custom emoji stay as typed). */
 export function replaceShortcodes(text: string): string {
-  return text.replace(/:([a-z0-9_+'-]+(?:::skin-tone-[2-6])?):/g, (whole, name: string) => {
+  return text.replace(SHORTCODE, (whole, name: string) => {
     const emoji = shortcodeToUnicode(name);
     return emoji.startsWith(":") ? whole : emoji;
   });

@@ -32,6 +32,7 @@ export function splitPortalKey(key: PortalKey): { team: string; channel: string 
 export interface SlackNetworkDeps {
   tokensFor(team: string): Promise<SlackTokens | null>;
   profiles(team: string, userIds: string[]): Promise<Record<string, SlackProfile>>;
+  customEmoji(team: string, names: string[]): Promise<Record<string, string>>;
   expectReactionEcho(channel: string, ts: string, name: string): Promise<void>;
   authFailed(team: string, error: string): Promise<void>;
   fetch: typeof fetch;
@@ -46,6 +47,10 @@ interface SlackClients {
 
 /** History pages: Slack's largest page size. */
 const PAGE_SIZE = 200;
+/** Gap fill looks for threads with new replies among the parents up to a week before the gap ... */
+const THREAD_LOOKBACK_SECONDS = 7 * 24 * 60 * 60;
+/** ... and among at most this many of them (five history pages). */
+const THREAD_SCAN_LIMIT = 1000;
 /** files.info is asked this many times (backing off) for the message a shared file became. */
 const SHARE_LOOKUPS = 6;
 
@@ -76,6 +81,7 @@ export class SlackNetworkApi
     this.deps = {
       tokensFor: (team) => bridge().tokensFor(team),
       profiles: (team, userIds) => bridge().userProfiles(team, userIds),
+      customEmoji: (team, names) => bridge().customEmoji(team, names),
       expectReactionEcho: (channel, ts, name) => bridge().expectReactionEcho(channel, ts, name),
       authFailed: (team, error) => bridge().authFailed(team, error),
       fetch: (input, init) => fetch(input, init),
@@ -110,6 +116,7 @@ export class SlackNetworkApi
     return {
       ghostUserId: (team, user) => `@${ghostLocalpart(remoteUserId(`${team}:${user}`))}:${serverName}`,
       profiles: (team, userIds) => this.deps.profiles(team, userIds),
+      customEmoji: (team, names) => this.deps.customEmoji(team, names),
     };
   }
 
@@ -227,38 +234,83 @@ export class SlackNetworkApi
     if (user !== null) await user.markRead(channel, target);
   }
 
-  /** conversations.history after `after` (or the newest), oldest first, at most `limit`. */
-  async fetchMessages(key: PortalKey, after: RemoteMessageId | null, limit: number): Promise<RemoteMessage[]> {
-    const { bot, team, channel } = await this.conversation(key);
-    const raw: unknown[] = [];
+  /** Every page of a conversations.history / conversations.replies read, until `enough` says stop. */
+  private async pages(
+    bot: SlackWebApi,
+    channel: string,
+    opts: { oldest?: string; threadTs?: string; limit: number },
+    enough: (read: { ts: string }[]) => boolean = () => false,
+  ): Promise<{ ts: string }[]> {
+    const raw: { ts: string }[] = [];
     let cursor: string | undefined;
-    // Slack pages newest first: read every page after `after` (a gap), or just the newest `limit`.
     do {
-      const page = await bot.messagePage(channel, {
-        limit: after === null ? Math.min(limit, PAGE_SIZE) : PAGE_SIZE,
-        ...(after !== null ? { oldest: after } : {}),
-        ...(cursor !== undefined ? { cursor } : {}),
-      });
+      const page = await bot.messagePage(channel, { ...opts, ...(cursor !== undefined ? { cursor } : {}) });
       raw.push(...page.messages);
       cursor = page.has_more ? page.response_metadata?.next_cursor || undefined : undefined;
-    } while (cursor !== undefined && (after !== null || raw.length < limit));
-    const messages = raw
-      .map((m) => SlackMessage.safeParse(m))
-      .flatMap((m) => (m.success && (after === null || compareTs(m.data.ts, after) > 0) ? [m.data] : []))
-      .sort((a, b) => compareTs(a.ts, b.ts));
-    // The oldest `limit` bridged messages of a gap, or the newest `limit` when there is no `after`; every author's
-    // and mentioned user's profile asked for once.
+    } while (cursor !== undefined && !enough(raw));
+    return raw;
+  }
+
+  /**
+   * Messages after `after` (a gap), or the newest `limit` (null: a new room), oldest first, thread replies included.
+   *
+   * conversations.history lists a channel's top-level messages (newest first); a thread's replies are only in
+   * conversations.replies of its parent, which history shows with `reply_count` and `latest_reply`. So for a gap,
+   * history is read back to THREAD_LOOKBACK_SECONDS before `after` (at most THREAD_SCAN_LIMIT messages older than
+   * `after`), and every parent there whose latest reply is newer than `after` has its replies after `after` read and
+   * merged in, by ts. A thread whose parent is older than that window is not found (its replies are lost to the gap).
+   * For a new room: the newest `limit` top-level messages, and all the replies of those among them with threads.
+   */
+  async fetchMessages(key: PortalKey, after: RemoteMessageId | null, limit: number): Promise<RemoteMessage[]> {
+    const { bot, team, channel } = await this.conversation(key);
+    // What Slack's pages hold that is not a message the bridge reads is left out.
+    const parse = (raw: unknown[]): SlackMessage[] => raw.flatMap((m) => SlackMessage.safeParse(m).data ?? []);
+    const isNew = (ts: string) => after === null || compareTs(ts, after) > 0;
+    // Slack pages newest first: every page after `after` and the thread window before it, or just the newest `limit`.
+    const history = parse(
+      after === null
+        ? await this.pages(bot, channel, { limit: Math.min(limit, PAGE_SIZE) }, (read) => read.length >= limit)
+        : await this.pages(
+            bot,
+            channel,
+            { oldest: tsMinusSeconds(after, THREAD_LOOKBACK_SECONDS), limit: PAGE_SIZE },
+            (read) => read.filter((m) => !isNew(m.ts)).length >= THREAD_SCAN_LIMIT,
+          ),
+    ).sort((a, b) => compareTs(a.ts, b.ts));
+    const top = history.filter((m) => isNew(m.ts));
+    const shown = after === null ? top.slice(-limit) : top;
+    const parents = (after === null ? shown : history).filter((m) => (m.reply_count ?? 0) > 0 && m.latest_reply !== undefined && isNew(m.latest_reply));
+    const seen = new Set(shown.map((m) => m.ts));
+    const replies: SlackMessage[] = [];
+    for (const parent of parents) {
+      const thread = parse(await this.pages(bot, channel, { threadTs: parent.ts, limit: PAGE_SIZE, ...(after !== null ? { oldest: after } : {}) }));
+      // The parent comes first in its replies; a broadcast reply is in history too: each message once.
+      for (const reply of thread) {
+        if (reply.ts === parent.ts || reply.thread_ts !== parent.ts || !isNew(reply.ts) || seen.has(reply.ts)) continue;
+        seen.add(reply.ts);
+        replies.push(reply);
+      }
+    }
+    const messages = [...shown, ...replies].sort((a, b) => compareTs(a.ts, b.ts));
+    // Every author's and mentioned user's profile asked for once.
     const users = messages.flatMap((m) => (m.user === undefined ? [] : [m.user, ...mentionedUsers(m.text)]));
     const known = users.length === 0 ? {} : await this.deps.profiles(team, [...new Set(users)]);
     const lookup: SlackLookup = { ...this.lookup(), profiles: async (_team, ids) => Object.fromEntries(ids.flatMap((id) => (known[id] ? [[id, known[id]]] : []))) };
     const out: RemoteMessage[] = [];
-    for (const message of after === null ? messages.reverse() : messages) {
-      if (out.length >= limit) break;
+    for (const message of messages) {
+      // A gap is bridged `limit` at a time, oldest first (the next call starts after the last one bridged).
+      if (after !== null && out.length >= limit) break;
       const converted = await convertMessage(lookup, team, channel, message);
       if (converted !== null) out.push(converted);
     }
-    return after === null ? out.reverse() : out;
+    return out;
   }
+}
+
+/** A ts `seconds` earlier (not before the epoch), keeping its microseconds. */
+function tsMinusSeconds(ts: string, seconds: number): string {
+  const [whole = "0", fraction = "000000"] = ts.split(".");
+  return `${Math.max(0, Number(whole) - seconds)}.${fraction}`;
 }
 
 export const slackConnector: NetworkConnector = {

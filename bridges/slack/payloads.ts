@@ -37,6 +37,9 @@ export const SlackMessage = z.object({
   /** Block Kit blocks: `rich_text` ones are what the person typed, formatted (s2m/rich-text.ts). */
   blocks: z.array(z.unknown()).optional(),
   edited: z.object({ user: z.string().optional(), ts: z.string() }).optional(),
+  /** A thread's parent, in conversations.history: how many replies it has and the newest one's ts. */
+  reply_count: z.number().optional(),
+  latest_reply: z.string().optional(),
 });
 export type SlackMessage = z.infer<typeof SlackMessage>;
 
@@ -63,6 +66,18 @@ export const ReactionEvent = z.object({
   event_ts: Ts,
 });
 export type ReactionEvent = z.infer<typeof ReactionEvent>;
+
+/**
+ * member_joined_channel / member_left_channel (https://api.slack.com/events/member_joined_channel): a user joined or
+ * left a conversation the bot is in. `event_ts` is not in every delivery; the envelope's `event_time` stands in.
+ */
+export const MemberEvent = z.object({
+  type: z.enum(["member_joined_channel", "member_left_channel"]),
+  user: z.string(),
+  channel: z.string(),
+  event_ts: Ts.optional(),
+});
+export type MemberEvent = z.infer<typeof MemberEvent>;
 
 /** channel_rename / group_rename (https://api.slack.com/events/channel_rename): the conversation's new name. */
 export const RenameEvent = z.object({

@@ -82,6 +82,16 @@ export class SlackTokenStore {
     return config.userToken === undefined ? { bot: config.botToken } : { bot: config.botToken, user: config.userToken };
   }
 
+  /** The bridge's own bot user in a workspace (its install's, or the configured token's), when known. */
+  async botUserId(team: string): Promise<string | null> {
+    const row = this.sql.exec<{ bot_user_id: string | null }>("SELECT bot_user_id FROM installs WHERE team_id = ?", team).toArray()[0];
+    if (row) return row.bot_user_id;
+    const config = loadSlackConfig(this.env);
+    if (config?.botToken === undefined) return null;
+    const me = await this.botIdentity(config, config.botToken);
+    return me.teamId === team ? me.userId : null;
+  }
+
   /** Who the configured bot token is (auth.test), remembered with the token's fingerprint. */
   async botIdentity(config: SlackConfig, token: string): Promise<SlackBotIdentity> {
     const fingerprint = await tokenFingerprint(token);

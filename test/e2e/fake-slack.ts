@@ -6,11 +6,11 @@ import { type WebSocket, WebSocketServer } from "ws";
 /**
  * A fake Slack on 127.0.0.1 speaking the documented wire protocols, for the bridge's end-to-end tests and benchmark:
  * - the Web API methods the bridge calls (auth.test, users.info, conversations.info/history/replies/mark,
- *   team.info, chat.postMessage/update/delete, reactions.add/remove, the external file upload flow, files.info,
- *   apps.connections.open), with 429 + Retry-After on demand, bot and user tokens told apart, `invalid_auth` for
+ *   team.info, emoji.list, chat.postMessage/update/delete, reactions.add/remove, the external file upload flow,
+ *   files.info, apps.connections.open), with 429 + Retry-After on demand, bot and user tokens told apart, `invalid_auth` for
  *   any other (or a revoked) token; the OAuth install (the authorize page approves at once, oauth.v2.access issues
  *   new tokens);
- * - file downloads from `url_private` (the bot token required) and public avatar images;
+ * - file downloads from `url_private` (the bot token required), public avatar and custom emoji images;
  * - the Events API side: signed deliveries (`X-Slack-Signature` v0 HMAC over `v0:{ts}:{body}`) to the bridge's
  *   request URL, with retries (`X-Slack-Retry-Num`), forged signatures and stale timestamps on demand;
  * - Socket Mode: a WebSocket at the URL apps.connections.open gives, sending `hello`, event envelopes (recording
@@ -97,6 +97,8 @@ export class FakeSlack {
   /** Every message, per channel, oldest first (thread replies included). */
   readonly history = new Map<string, StoredMessage[]>();
   readonly files = new Map<string, StoredFile>();
+  /** Custom workspace emoji: name -> image URL (`emojiImage`), or `alias:other`. */
+  readonly emoji = new Map<string, string>();
   /** Every chat.postMessage the bridge made (after any 429s), and when it arrived (performance.now()). */
   readonly posted: { channel: string; text: string; ts: string; thread_ts?: string; token: string; username?: string; at: number }[] = [];
   readonly webApiCalls: WebApiCall[] = [];
@@ -259,6 +261,11 @@ export class FakeSlack {
     return this.envelope({ type: "message", subtype: "channel_topic", channel, user, text: `<@${user}> set the channel topic: ${topic}`, topic, ts, event_ts: ts, channel_type: "channel" });
   }
 
+  /** A user joined or left a channel (member_joined_channel / member_left_channel). */
+  membership(type: "member_joined_channel" | "member_left_channel", channel: string, user: string): EventEnvelope {
+    return this.envelope({ type, user, channel, channel_type: "C", team: this.teamId, event_ts: this.ts() });
+  }
+
   /** The app uninstalled / tokens revoked: Slack stops accepting the tokens and sends `tokens_revoked`. */
   revokeTokens(): EventEnvelope {
     for (const token of [...this.botTokens, ...this.userTokens]) this.revoked.add(token);
@@ -352,6 +359,24 @@ export class FakeSlack {
 
   // ---- Web API ----
 
+  /** A custom emoji's image URL, and its bytes (served there without a token, as Slack's emoji host does). */
+  emojiUrl(name: string): string {
+    return `${this.origin}/emoji/${name}.png`;
+  }
+
+  emojiImage(file: string): Buffer {
+    return Buffer.from(`emoji image ${file}`);
+  }
+
+  /** A message as history shows it: a thread's parent with `thread_ts`, `reply_count`, `reply_users` and `latest_reply`. */
+  private withThread(all: StoredMessage[], message: StoredMessage): StoredMessage & { reply_count?: number; reply_users_count?: number; reply_users?: string[]; latest_reply?: string } {
+    const replies = all.filter((m) => m.thread_ts === message.ts && m.ts !== message.ts);
+    const last = replies[replies.length - 1];
+    if (last === undefined) return message;
+    const users = [...new Set(replies.map((r) => r.user))];
+    return { ...message, thread_ts: message.ts, reply_count: replies.length, reply_users_count: users.length, reply_users: users, latest_reply: last.ts };
+  }
+
   private storeFile(user: string, name: string, title: string, mimetype: string, bytes: Buffer): StoredFile {
     const file: StoredFile = { id: `F${String(this.nextFile++).padStart(6, "0")}`, name, title, mimetype, bytes, user, shares: {} };
     this.files.set(file.id, file);
@@ -377,6 +402,10 @@ export class FakeSlack {
     if (req.method === "GET" && path.startsWith("/avatars/")) {
       res.writeHead(200, { "content-type": "image/png" });
       return void res.end(Buffer.from(`avatar of ${path.slice(9)}`));
+    }
+    if (req.method === "GET" && path.startsWith("/emoji/")) {
+      res.writeHead(200, { "content-type": "image/png" });
+      return void res.end(this.emojiImage(path.slice(7)));
     }
     if (req.method === "GET" && path.startsWith("/files-pri/")) {
       const id = /^\/files-pri\/[A-Z0-9]+-([A-Z0-9]+)\//.exec(path)?.[1] ?? "";
@@ -478,17 +507,21 @@ export class FakeSlack {
         const all = this.history.get(channel) ?? [];
         const oldest = str("oldest");
         const after = (m: StoredMessage) => oldest === "" || BigInt(m.ts.replace(".", "")) > BigInt(oldest.replace(".", ""));
-        // History: top-level messages, newest first; replies: the thread, oldest first (root included).
-        const list =
+        // History: top-level messages (and replies also sent to the channel), newest first; replies: the thread,
+        // oldest first (the root always first, whatever `oldest` says). A thread's parent carries its reply count and newest reply, as Slack's do.
+        const list = (
           method === "conversations.history"
-            ? all.filter((m) => (m.thread_ts === undefined || m.thread_ts === m.ts) && after(m)).reverse()
-            : all.filter((m) => (m.ts === str("ts") || m.thread_ts === str("ts")) && after(m));
+            ? all.filter((m) => (m.thread_ts === undefined || m.thread_ts === m.ts || m.subtype === "thread_broadcast") && after(m)).reverse()
+            : all.filter((m) => m.ts === str("ts") || (m.thread_ts === str("ts") && after(m)))
+        ).map((m) => this.withThread(all, m));
         const limit = Math.min(Number(args["limit"] ?? 100) || 100, 999);
         const start = Number(str("cursor") || "0");
         const page = list.slice(start, start + limit);
         const more = start + limit < list.length;
         return reply(200, { ok: true, messages: page, has_more: more, response_metadata: { next_cursor: more ? String(start + limit) : "" } });
       }
+      case "emoji.list":
+        return reply(200, { ok: true, emoji: Object.fromEntries(this.emoji), cache_ts: "1700000000.000000" });
       case "conversations.mark":
         return reply(200, { ok: true });
       case "chat.postMessage": {

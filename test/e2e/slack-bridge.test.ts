@@ -106,20 +106,25 @@ async function syncToken(): Promise<string> {
   return ((await res.json()) as { next_batch: string }).next_batch;
 }
 
-/** The bodies of the room's m.room.message events after `from`, oldest first, through /messages. */
-async function roomBodies(room: string, from: string): Promise<string[]> {
-  const bodies: string[] = [];
+/** The contents of the room's m.room.message events after `from`, oldest first, through /messages. */
+async function roomContents(room: string, from: string): Promise<Record<string, unknown>[]> {
+  const contents: Record<string, unknown>[] = [];
   let token: string | undefined = from;
   while (token !== undefined) {
     const filter = encodeURIComponent(JSON.stringify({ types: ["m.room.message"] }));
     const res = await fetch(`${worker.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(room)}/messages?dir=f&limit=500&filter=${filter}&from=${encodeURIComponent(token)}`, {
       headers: { authorization: `Bearer ${accessToken}` },
     });
-    const page = (await res.json()) as { chunk: { content: { body?: string } }[]; end?: string };
-    bodies.push(...page.chunk.map((e) => String(e.content.body)));
+    const page = (await res.json()) as { chunk: { content: Record<string, unknown> }[]; end?: string };
+    contents.push(...page.chunk.map((e) => e.content));
     token = page.chunk.length === 0 ? undefined : page.end;
   }
-  return bodies;
+  return contents;
+}
+
+/** The bodies of the room's m.room.message events after `from`, oldest first. */
+async function roomBodies(room: string, from: string): Promise<string[]> {
+  return (await roomContents(room, from)).map((c) => String(c["body"]));
 }
 
 beforeAll(async () => {
@@ -318,6 +323,33 @@ describe("Slack bridge (fake Slack, real Worker, matrix-js-sdk person)", () => {
     expect(messages(room).some((e) => String(e.getContent()["body"]).includes("set the channel topic"))).toBe(false);
   });
 
+  it("shows custom workspace emoji (and their aliases) as inline images, uploaded once, emoji.list asked once", async () => {
+    const room = person.getRoom(roomId)!;
+    slack.emoji.set("partyparrot", slack.emojiUrl("partyparrot"));
+    slack.emoji.set("parrot_alias", "alias:partyparrot");
+    await deliverAndSettle(slack.userMessage(CHANNEL, ALICE, "ship it :partyparrot: :parrot_alias: :tada:"));
+    await deliverAndSettle(slack.userMessage(CHANNEL, BOB, "again :partyparrot:"));
+    const first = await waitFor("the emoji message", () => messages(room).find((e) => e.getContent()["body"] === "ship it :partyparrot: :parrot_alias: 🎉"));
+    const second = await waitFor("the second one", () => messages(room).find((e) => e.getContent()["body"] === "again :partyparrot:"));
+    const mxc = /src="(mxc:\/\/[^"]+)"/.exec(String(first.getContent()["formatted_body"]))?.[1];
+    expect(mxc).toMatch(/^mxc:\/\/localhost\//);
+    const img = (name: string) => `<img data-mx-emoticon src="${mxc}" alt=":${name}:" title=":${name}:" height="32">`;
+    expect(first.getContent()["formatted_body"]).toBe(`ship it ${img("partyparrot")} ${img("parrot_alias")} 🎉`);
+    expect(second.getContent()["formatted_body"]).toBe(`again ${img("partyparrot")}`);
+    const download = await fetch(`${worker.baseUrl}/_matrix/client/v1/media/download/${mxc!.replace("mxc://", "")}`, { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(Buffer.from(await download.arrayBuffer())).toEqual(slack.emojiImage("partyparrot.png"));
+    expect(callsOf("emoji.list")).toHaveLength(1);
+  });
+
+  it("a Slack user joining or leaving the channel moves their ghost in or out of the room", async () => {
+    const room = person.getRoom(roomId)!;
+    const membership = () => room.getMember(BOB_GHOST)?.membership;
+    await deliverAndSettle(slack.membership("member_left_channel", CHANNEL, BOB));
+    await waitFor("Bob's ghost leaving", () => membership() === "leave");
+    await deliverAndSettle(slack.membership("member_joined_channel", CHANNEL, BOB));
+    await waitFor("Bob's ghost joining again", () => membership() === "join");
+  });
+
   it("sends the person's thread reply, edit, reaction and redactions to Slack, each once, without their echoes coming back", async () => {
     const room = person.getRoom(roomId)!;
     const rootTs = String(firstDelivery.event["ts"]);
@@ -414,10 +446,12 @@ describe("Slack bridge (fake Slack, real Worker, matrix-js-sdk person)", () => {
     expect(reply.getContent()).toEqual({ msgtype: "m.notice", body: "Connected to Slack workspace T0001 as bot user U0BOT." });
   });
 
-  it("opens another conversation's room on `bridge <channel>`, with its recent history", async () => {
+  it("opens another conversation's room on `bridge <channel>`, with its recent history and its threads", async () => {
     slack.channels.set("C0200", { id: "C0200", name: "random" });
-    slack.userMessage("C0200", ALICE, "older news");
+    const older = slack.userMessage("C0200", ALICE, "older news");
     slack.userMessage("C0200", BOB, "latest news");
+    // A reply in the older message's thread: only conversations.replies has it.
+    slack.userMessage("C0200", BOB, "news reply", { thread_ts: String(older.event["ts"]) });
     await person.sendTextMessage(managementRoom, "bridge C0200");
     const reply = await waitFor("the answer", () => messages(person.getRoom(managementRoom)!).find((e) => String(e.getContent()["body"]).startsWith("Bridged C0200")));
     const portal = /(![^ ]+) \(you are invited\)/.exec(String(reply.getContent()["body"]))![1]!;
@@ -425,13 +459,16 @@ describe("Slack bridge (fake Slack, real Worker, matrix-js-sdk person)", () => {
     await person.joinRoom(portal);
     const room = await waitFor("the history", () => {
       const r = person.getRoom(portal);
-      return r && messages(r).length >= 2 ? r : undefined;
+      return r && messages(r).length >= 3 ? r : undefined;
     });
     expect(room.name).toBe("random");
     expect(messages(room).map((e) => [e.getSender(), e.getContent()["body"]])).toEqual([
       [ALICE_GHOST, "older news"],
       [BOB_GHOST, "latest news"],
+      [BOB_GHOST, "news reply"],
     ]);
+    const [olderEvent, , threadReply] = messages(room);
+    expect(relation(threadReply!)).toMatchObject({ rel_type: "m.thread", event_id: olderEvent!.getId() });
     expect((await bridgeStatus()).portals).toBe(2);
   });
 
@@ -515,6 +552,44 @@ describe("Slack bridge (fake Slack, real Worker, matrix-js-sdk person)", () => {
     expect(slack.acks.length).toBeGreaterThan(acksBefore);
     expect((await roomBodies(roomId, from)).filter((b) => b.startsWith("burst "))).toEqual(burst);
   }, 240_000);
+
+  it("over Socket Mode: thread replies posted while the connection is down arrive after the reconnect once each, in order, in their thread", async () => {
+    await waitFor("the Socket Mode connection", () => slack.socketOpen, 60_000);
+    const rootTs = String(firstDelivery.event["ts"]);
+    const from = await syncToken();
+    const connectionsBefore = slack.socketConnections;
+    const lostBefore = slack.lost;
+    slack.dropSocket();
+    // Lost with the connection: only gap fill can bring them (the thread's parent is far older than the gap).
+    await slack.send(slack.userMessage(CHANNEL, ALICE, "gap reply 1", { thread_ts: rootTs }));
+    await slack.send(slack.userMessage(CHANNEL, BOB, "gap reply 2", { thread_ts: rootTs }));
+    await slack.send(slack.userMessage(CHANNEL, ALICE, "gap top-level"));
+    await slack.send(slack.userMessage(CHANNEL, BOB, "gap reply 3", { thread_ts: rootTs }));
+    expect(slack.lost - lostBefore).toBe(4);
+    await waitFor("the reconnect", () => slack.socketConnections > connectionsBefore && slack.socketOpen, 60_000);
+    const gap = ["gap reply 1", "gap reply 2", "gap top-level", "gap reply 3"];
+    const inGap = async () => (await roomContents(roomId, from)).filter((c) => String(c["body"]).startsWith("gap "));
+    let arrived: Record<string, unknown>[] = [];
+    const deadline = Date.now() + 60_000;
+    while (arrived.length < gap.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      arrived = await inGap();
+    }
+    expect(arrived.map((c) => c["body"])).toEqual(gap);
+    const threadOf = (c: Record<string, unknown>) => {
+      const rel = (c["m.relates_to"] as Record<string, unknown> | undefined) ?? {};
+      return rel["rel_type"] === "m.thread" ? rel["event_id"] : null;
+    };
+    expect(arrived.map(threadOf)).toEqual([root.getId(), root.getId(), null, root.getId()]);
+    // A live message after the gap fill: nothing of the gap came twice.
+    await slack.send(slack.userMessage(CHANNEL, ALICE, "after the thread gap"));
+    let bodies: string[] = [];
+    while (!bodies.includes("after the thread gap") && Date.now() < deadline + 30_000) {
+      await new Promise((r) => setTimeout(r, 200));
+      bodies = await roomBodies(roomId, from);
+    }
+    expect(bodies).toEqual([...gap, "after the thread gap"]);
+  }, 180_000);
 
   it("tells the person once in the management room when the tokens are revoked", async () => {
     const dm = person.getRoom(managementRoom)!;

@@ -83,6 +83,10 @@ export class MatrixIntent {
     await this.call("POST", `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, { asUser, body: {}, schema: RoomIdBody });
   }
 
+  async leave(asUser: string, roomId: string): Promise<void> {
+    await this.call("POST", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/leave`, { asUser, body: {}, schema: z.object({}) });
+  }
+
   /** Sends a room event as `asUser`, with origin_server_ts massaged to `ts` (the remote message's time). */
   async sendMessage(asUser: string, roomId: string, content: object, ts: number, txnId: string): Promise<string> {
     return this.sendEvent(asUser, roomId, "m.room.message", content, ts, txnId);

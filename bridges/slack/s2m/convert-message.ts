@@ -1,7 +1,7 @@
 import { type PortalKey, portalKey, remoteMessageId, remoteUserId } from "../../core/ids";
-import type { MatrixMessageContent, RemoteAttachment, RemoteDeletion, RemoteEdit, RemoteMessage, RemoteReaction, RemoteSender } from "../../core/network";
-import { shortcodeToUnicode } from "../emoji";
-import type { ReactionEvent, SlackFile, SlackMessage } from "../payloads";
+import type { MatrixMessageContent, RemoteAttachment, RemoteDeletion, RemoteEdit, RemoteMembership, RemoteMessage, RemoteReaction, RemoteSender } from "../../core/network";
+import { SHORTCODE, shortcodeToUnicode } from "../emoji";
+import type { MemberEvent, ReactionEvent, SlackFile, SlackMessage } from "../payloads";
 import { type SlackMentionResolver, renderMrkdwn } from "./mrkdwn";
 import { richTextContent } from "./rich-text";
 
@@ -13,6 +13,8 @@ export interface SlackNames {
   displayName(slackUserId: string): string;
   /** A Slack user's avatar URL, when known. */
   avatarUrl?(slackUserId: string): string | undefined;
+  /** A custom workspace emoji's image (mxc://), when known. */
+  customEmoji?(name: string): string | undefined;
 }
 
 /** The portal key of a Slack conversation: `TEAM:CHANNEL` (channel ids are unique within a workspace). */
@@ -36,11 +38,16 @@ export function mentionedUsers(text: string): string[] {
   return [...new Set([...text.matchAll(/<@([A-Z0-9]+)(?:\|[^>]*)?>/g)].map((m) => m[1] ?? ""))].filter((id) => id !== "");
 }
 
+/** The `:name:` shortcodes of a text that are not standard emoji: custom workspace emoji, to look up first. */
+export function customEmojiNames(text: string): string[] {
+  return [...new Set([...text.matchAll(SHORTCODE)].map((m) => m[1] ?? ""))].filter((name) => name !== "" && shortcodeToUnicode(name).startsWith(":"));
+}
+
 /**
  * A Slack message's text as Matrix m.text content (pure), with `m.mentions`: the ghosts of mentioned users, and
  * `room` for `<!here>`, `<!channel>` and `<!everyone>` (always present, so clients never guess from the body).
  */
-const mentionResolver = (names: SlackNames): SlackMentionResolver => ({ userId: names.ghostUserId, displayName: names.displayName });
+const mentionResolver = (names: SlackNames): SlackMentionResolver => ({ userId: names.ghostUserId, displayName: names.displayName, customEmoji: names.customEmoji });
 
 export function messageContent(text: string, names: SlackNames): MatrixMessageContent {
   const { body, html } = renderMrkdwn(text, mentionResolver(names));
@@ -124,5 +131,16 @@ export function remoteReaction(team: string, event: ReactionEvent & { item: { ch
     messageId: remoteMessageId(event.item.ts),
     emoji: shortcodeToUnicode(event.reaction),
     timestamp: tsToMillis(event.event_ts),
+  };
+}
+
+/** member_joined_channel / member_left_channel as a RemoteMembership (pure); `eventTime` is the envelope's, in seconds. */
+export function remoteMembership(team: string, event: MemberEvent, eventTime: number, names: SlackNames): RemoteMembership {
+  return {
+    kind: "membership",
+    portalKey: slackPortalKey(team, event.channel),
+    sender: remoteSender(team, event.user, names),
+    membership: event.type === "member_joined_channel" ? "join" : "leave",
+    timestamp: event.event_ts === undefined ? eventTime * 1000 : tsToMillis(event.event_ts),
   };
 }

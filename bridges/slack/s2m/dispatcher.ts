@@ -1,8 +1,18 @@
 import type { PortalKey } from "../../core/ids";
 import type { RemoteChange, RemoteEvent, RemoteMessage } from "../../core/network";
 import type { RemoteEventResult } from "../../core/portal-object";
-import { type EventCallback, MessageEvent, ReactionEvent, RenameEvent, type SlackMessage } from "../payloads";
-import { type SlackNames, mentionedUsers, remoteDeletion, remoteEdit, remoteMessage, remoteReaction, slackPortalKey } from "./convert-message";
+import { type EventCallback, MemberEvent, MessageEvent, ReactionEvent, RenameEvent, type SlackMessage } from "../payloads";
+import {
+  type SlackNames,
+  customEmojiNames,
+  mentionedUsers,
+  remoteDeletion,
+  remoteEdit,
+  remoteMembership,
+  remoteMessage,
+  remoteReaction,
+  slackPortalKey,
+} from "./convert-message";
 
 /** A Slack user as the bridge shows them: name and avatar (users.info, cached). */
 export interface SlackProfile {
@@ -17,6 +27,8 @@ export interface SlackDispatchContext {
   ghostUserId(team: string, slackUserId: string): string;
   /** Profiles of users of a workspace (users.info, cached); unknown ones are left out. */
   profiles(team: string, slackUserIds: string[]): Promise<Record<string, SlackProfile>>;
+  /** Custom emoji of a workspace as mxc:// URIs (emoji.list, cached; each image uploaded once); unknown ones left out. */
+  customEmoji(team: string, names: string[]): Promise<Record<string, string>>;
   /** Queues a remote event to its portal (the portal object's serialized queue). */
   toPortal(event: RemoteEvent): Promise<RemoteEventResult>;
   toPortalChange(change: RemoteChange): Promise<unknown>;
@@ -28,6 +40,8 @@ export interface SlackDispatchContext {
   takeReactionEcho(channel: string, ts: string, name: string): Promise<boolean>;
   /** The bot's token was revoked or the app uninstalled: the person is told in the management room. */
   tokensRevoked(team: string): Promise<void>;
+  /** Whether a workspace's user is the bridge's own bot (its joins and leaves are not a ghost's). */
+  isBridgeBot(team: string, slackUserId: string): Promise<boolean>;
 }
 
 /** Subtypes that announce a change of the conversation itself, not a message. */
@@ -37,15 +51,17 @@ const CHAT_INFO_SUBTYPES = new Set<string | undefined>(["channel_name", "channel
 const MESSAGE_SUBTYPES = new Set<string | undefined>([undefined, "thread_broadcast", "file_share", "me_message"]);
 
 /** What converting a message needs: the dispatcher's context, or the connector's for backfill. */
-export type SlackLookup = Pick<SlackDispatchContext, "ghostUserId" | "profiles">;
+export type SlackLookup = Pick<SlackDispatchContext, "ghostUserId" | "profiles" | "customEmoji">;
 
-/** Everything the converter needs, looked up first: users' profiles. */
-async function names(ctx: SlackLookup, team: string, users: string[]): Promise<SlackNames> {
-  const profiles = await ctx.profiles(team, users);
+/** Everything the converter needs, looked up first: users' profiles, and the custom emoji of the text. */
+async function names(ctx: SlackLookup, team: string, users: string[], text = ""): Promise<SlackNames> {
+  const custom = customEmojiNames(text);
+  const [profiles, emoji] = await Promise.all([ctx.profiles(team, users), custom.length === 0 ? ({} as Record<string, string>) : ctx.customEmoji(team, custom)]);
   return {
     ghostUserId: (id) => ctx.ghostUserId(team, id),
     displayName: (id) => profiles[id]?.name ?? id,
     avatarUrl: (id) => profiles[id]?.avatarUrl,
+    customEmoji: (name) => emoji[name],
   };
 }
 
@@ -56,7 +72,7 @@ async function names(ctx: SlackLookup, team: string, users: string[]): Promise<S
 export async function convertMessage(ctx: SlackLookup, team: string, channel: string, event: SlackMessage): Promise<RemoteMessage | null> {
   if (!MESSAGE_SUBTYPES.has(event.subtype) || event.user === undefined) return null;
   if (event.text === "" && (event.files ?? []).length === 0) return null;
-  const known = await names(ctx, team, [event.user, ...mentionedUsers(event.text)]);
+  const known = await names(ctx, team, [event.user, ...mentionedUsers(event.text)], event.text);
   const converted = remoteMessage(team, channel, { ...event, user: event.user }, known);
   if (event.subtype === "me_message") converted.content = { ...converted.content, msgtype: "m.emote" };
   return converted;
@@ -70,7 +86,7 @@ async function message(ctx: SlackDispatchContext, envelope: EventCallback): Prom
     const edited = event.message;
     // Also sent for unfurls and thread reply counts: only a changed text (`edited`) is an edit.
     if (edited?.user === undefined || edited.edited === undefined) return;
-    const known = await names(ctx, team, [edited.user, ...mentionedUsers(edited.text)]);
+    const known = await names(ctx, team, [edited.user, ...mentionedUsers(edited.text)], edited.text);
     await ctx.toPortalChange(remoteEdit(team, event.channel, { ...edited, user: edited.user, edited: edited.edited }, known));
     return;
   }
@@ -101,6 +117,15 @@ async function reaction(ctx: SlackDispatchContext, envelope: EventCallback): Pro
   await ctx.toPortalChange(remoteReaction(team, { ...event, item: { ...event.item, channel, ts } }, profile?.name));
 }
 
+/** member_joined_channel / member_left_channel: the user's ghost (named, with their avatar) joins or leaves the room. */
+async function membership(ctx: SlackDispatchContext, envelope: EventCallback): Promise<void> {
+  const event = MemberEvent.parse(envelope.event);
+  const team = envelope.team_id;
+  if (await ctx.isBridgeBot(team, event.user)) return;
+  const known = await names(ctx, team, [event.user]);
+  await ctx.toPortalChange(remoteMembership(team, event, envelope.event_time ?? Math.floor(Date.now() / 1000), known));
+}
+
 async function revoked(ctx: SlackDispatchContext, envelope: EventCallback): Promise<void> {
   await ctx.tokensRevoked(envelope.team_id);
 }
@@ -120,6 +145,8 @@ const handlers: Partial<Record<string, Handler>> = {
   reaction_removed: reaction,
   channel_rename: rename,
   group_rename: rename,
+  member_joined_channel: membership,
+  member_left_channel: membership,
   tokens_revoked: revoked,
   app_uninstalled: revoked,
 };

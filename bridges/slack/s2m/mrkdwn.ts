@@ -1,4 +1,4 @@
-import { replaceShortcodes } from "../emoji";
+import { SHORTCODE, replaceShortcodes } from "../emoji";
 
 /**
  * Slack mrkdwn to Matrix body + HTML (s2m), pure. Covers what Slack clients send: *bold*, _italic_, ~strike~,
@@ -11,6 +11,8 @@ export interface SlackMentionResolver {
   userId(slackUserId: string): string;
   /** Their display name (falls back to the id). */
   displayName(slackUserId: string): string;
+  /** A custom workspace emoji's image in the media repository (mxc://), when it is one. */
+  customEmoji?(name: string): string | undefined;
 }
 
 export interface RenderedMrkdwn {
@@ -22,6 +24,11 @@ export interface RenderedMrkdwn {
 
 export function escapeHtml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+/** A custom emoji inline, as Matrix clients show custom emoji (an `img` with `data-mx-emoticon`). */
+export function customEmojiHtml(name: string, mxc: string): string {
+  return `<img data-mx-emoticon src="${escapeHtml(mxc)}" alt=":${escapeHtml(name)}:" title=":${escapeHtml(name)}:" height="32">`;
 }
 
 /** Slack's three escapes, undone. */
@@ -87,8 +94,12 @@ export function renderMrkdwn(text: string, mentions: SlackMentionResolver): Rend
     .replace(/```\n?([\s\S]*?)\n?```/g, (whole, code: string) => lift({ body: unescapeSlack(whole), html: `<pre><code>${escapeHtml(unescapeSlack(code))}</code></pre>` }))
     .replace(/`([^`\n]+)`/g, (whole, code: string) => lift({ body: unescapeSlack(whole), html: `<code>${escapeHtml(unescapeSlack(code))}</code>` }))
     .replace(/<([^<>\n]+)>/g, (_whole, inner: string) => lift(entity(inner, mentions)))
-    // After code and entities are lifted out, so `:x:` in code or a URL stays as typed.
-    .replace(/:[a-z0-9_+'-]+(?:::skin-tone-[2-6])?:/g, (code) => replaceShortcodes(code));
+    // After code and entities are lifted out, so `:x:` in code or a URL stays as typed. Custom emoji as images.
+    .replace(SHORTCODE, (code, name: string) => {
+      const unicode = replaceShortcodes(code);
+      const mxc = unicode === code ? mentions.customEmoji?.(name) : undefined;
+      return mxc === undefined ? unicode : lift({ body: code, html: customEmojiHtml(name, mxc) });
+    });
 
   let formatted = atoms.length > 0;
   const render = (nodes: Node[]): string =>

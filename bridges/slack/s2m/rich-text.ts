@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { MatrixMessageContent } from "../../core/network";
 import { shortcodeToUnicode } from "../emoji";
-import { type SlackMentionResolver, escapeHtml } from "./mrkdwn";
+import { type SlackMentionResolver, customEmojiHtml, escapeHtml } from "./mrkdwn";
 
 /**
  * Slack rich-text blocks (https://api.slack.com/reference/block-kit/blocks#rich_text) to Matrix body + HTML, pure:
@@ -77,7 +77,8 @@ function inline(element: Inline, names: SlackMentionResolver, mentions: { users:
       return { body: `#${element.channel_id}`, html: escapeHtml(`#${element.channel_id}`) };
     case "emoji": {
       const text = emoji(element.name, element.unicode);
-      return { body: text, html: escapeHtml(text) };
+      const mxc = text === `:${element.name}:` ? names.customEmoji?.(element.name) : undefined;
+      return { body: text, html: mxc === undefined ? escapeHtml(text) : customEmojiHtml(element.name, mxc) };
     }
     case "broadcast":
       mentions.room = true;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { RemoteChange, RemoteEvent } from "../../core/network";
 import { EventCallback } from "../payloads";
 import { type SlackDispatchContext, dispatch } from "../s2m/dispatcher";
-import { ALICE, BOB, fileShare, messageChanged, messageDeleted, plainMessage, reactionAdded, tokensRevoked } from "./fixtures/events";
+import { ALICE, BOB, fileShare, memberJoined, memberLeft, messageChanged, messageDeleted, plainMessage, reactionAdded, tokensRevoked } from "./fixtures/events";
 
 function recordingContext(echoes: string[] = []) {
   const sent: RemoteEvent[] = [];
@@ -18,6 +18,7 @@ function recordingContext(echoes: string[] = []) {
       lookedUp.push(ids);
       return { [ALICE]: { name: "Alice Anders", avatarUrl: "https://avatars.slack-edge.com/alice.png" }, [BOB]: { name: "Bob" } };
     },
+    customEmoji: async (_team, names): Promise<Record<string, string>> => (names.includes("partyparrot") ? { partyparrot: "mxc://example.org/parrot" } : {}),
     toPortal: async (event) => {
       sent.push(event);
       return { roomId: "!portal:example.org", eventId: "$e", duplicate: false };
@@ -31,6 +32,7 @@ function recordingContext(echoes: string[] = []) {
       return i >= 0;
     },
     tokensRevoked: async (team) => void revoked.push(team),
+    isBridgeBot: async (team, user) => team === "T0001" && user === "U0BOT",
   };
   return { ctx, sent, changes, lookedUp, remembered, revoked, chatsChanged };
 }
@@ -58,6 +60,18 @@ describe("s2m dispatcher", () => {
     // An unknown name falls back to the id.
     expect(sent[0]!.content.body).toBe("ask U0099");
     expect(remembered).toEqual([["!portal:example.org", "T0001:C0100"]]);
+  });
+
+  it("a custom workspace emoji in a message is looked up and shown as its image; standard ones are not looked up", async () => {
+    const { ctx, sent } = recordingContext();
+    await dispatch(ctx, EventCallback.parse({ ...plainMessage, event: { ...plainMessage.event, text: "ship :partyparrot: :tada: :nosuch:" } }));
+    expect(sent[0]!.content).toEqual({
+      msgtype: "m.text",
+      body: "ship :partyparrot: 🎉 :nosuch:",
+      format: "org.matrix.custom.html",
+      formatted_body: 'ship <img data-mx-emoticon src="mxc://example.org/parrot" alt=":partyparrot:" title=":partyparrot:" height="32"> 🎉 :nosuch:',
+      "m.mentions": {},
+    });
   });
 
   it("a shared file: its url_private as an attachment, with size, type and dimensions", async () => {
@@ -97,6 +111,32 @@ describe("s2m dispatcher", () => {
     expect(changes).toEqual([]);
     await dispatch(ctx, EventCallback.parse(reactionAdded));
     expect(changes).toHaveLength(1);
+  });
+
+  it("member_joined_channel: the user's ghost joins with name and avatar; member_left_channel: it leaves", async () => {
+    const { ctx, sent, changes, lookedUp } = recordingContext();
+    await dispatch(ctx, EventCallback.parse(memberJoined));
+    await dispatch(ctx, EventCallback.parse(memberLeft));
+    await dispatch(ctx, EventCallback.parse({ ...memberJoined, event: { ...memberJoined.event, user: ALICE } }));
+    expect(lookedUp).toEqual([[BOB], [BOB], [ALICE]]);
+    expect(changes).toEqual([
+      { kind: "membership", portalKey: "T0001:C0100", sender: { id: "T0001:U0043", displayName: "Bob" }, membership: "join", timestamp: 1700000500000 },
+      { kind: "membership", portalKey: "T0001:C0100", sender: { id: "T0001:U0043", displayName: "Bob" }, membership: "leave", timestamp: 1700000600000 },
+      {
+        kind: "membership",
+        portalKey: "T0001:C0100",
+        sender: { id: "T0001:U0042", displayName: "Alice Anders", avatarUrl: "https://avatars.slack-edge.com/alice.png" },
+        membership: "join",
+        timestamp: 1700000500000,
+      },
+    ]);
+    expect(sent).toEqual([]);
+  });
+
+  it("the bridge's own bot joining a channel makes no ghost", async () => {
+    const { ctx, sent, changes, lookedUp } = recordingContext();
+    await dispatch(ctx, EventCallback.parse({ ...memberJoined, event: { ...memberJoined.event, user: "U0BOT" } }));
+    expect([...lookedUp, ...sent, ...changes]).toEqual([]);
   });
 
   it("tokens_revoked is reported; bot messages without a user and other event types do nothing", async () => {

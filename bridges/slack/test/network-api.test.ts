@@ -30,6 +30,7 @@ function connector(
   const deps: SlackNetworkDeps = {
     tokensFor: async () => tokens,
     profiles: async () => profiles,
+    customEmoji: async () => ({}),
     expectReactionEcho: async (channel, ts, name) => void echoes.push(`${channel}:${ts}:${name}`),
     authFailed: async () => undefined,
     fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -63,12 +64,50 @@ describe("the Slack connector", () => {
       ["1700000000.000002", "b", "Alice"],
       ["1700000000.000003", "c", "Alice"],
     ]);
+    // Read back a week before the gap (threads with new replies are looked for there).
     expect(calls.map((c) => [c.method, c.args["oldest"], c.args["cursor"] ?? null])).toEqual([
-      ["conversations.history", "1700000000.000000", null],
-      ["conversations.history", "1700000000.000000", "p2"],
+      ["conversations.history", "1699395200.000000", null],
+      ["conversations.history", "1699395200.000000", "p2"],
     ]);
     // Only the oldest `limit` of a gap: the rest comes with the next call.
     expect((await api.fetchMessages(KEY, remoteMessageId("1700000000.000000"), 2)).map((m) => m.messageId)).toEqual(["1700000000.000001", "1700000000.000002"]);
+  });
+
+  it("gap fill: replies after `after` in threads whose parent is before the gap, merged by ts, each once, as thread replies", async () => {
+    const history = {
+      ok: true,
+      messages: [
+        message("1700000000.000004", "top, after the gap"),
+        // A broadcast reply is in history and in the replies: bridged once.
+        message("1700000000.000003", "broadcast", { subtype: "thread_broadcast", thread_ts: "1699999000.000000" }),
+        message("1699999000.000000", "parent", { thread_ts: "1699999000.000000", reply_count: 4, latest_reply: "1700000000.000005" }),
+        message("1699998000.000000", "quiet thread", { thread_ts: "1699998000.000000", reply_count: 1, latest_reply: "1699998001.000000" }),
+      ],
+      has_more: false,
+    };
+    const replies = {
+      ok: true,
+      messages: [
+        message("1699999000.000000", "parent", { thread_ts: "1699999000.000000", reply_count: 4, latest_reply: "1700000000.000005" }),
+        message("1700000000.000001", "reply one", { thread_ts: "1699999000.000000" }),
+        message("1700000000.000003", "broadcast", { subtype: "thread_broadcast", thread_ts: "1699999000.000000" }),
+        message("1700000000.000005", "reply three", { thread_ts: "1699999000.000000" }),
+      ],
+      has_more: false,
+    };
+    const { api, calls } = connector({ bot: "xoxb-1" }, (method) => (method === "conversations.history" ? history : replies));
+    const fetched = await api.fetchMessages(KEY, remoteMessageId("1700000000.000000"), 10);
+    expect(fetched.map((m) => [m.messageId, m.content.body, m.threadRoot ?? null])).toEqual([
+      ["1700000000.000001", "reply one", "1699999000.000000"],
+      ["1700000000.000003", "broadcast", "1699999000.000000"],
+      ["1700000000.000004", "top, after the gap", null],
+      ["1700000000.000005", "reply three", "1699999000.000000"],
+    ]);
+    // Only the thread with a reply after the gap is read, from the gap on.
+    expect(calls.filter((c) => c.method === "conversations.replies").map((c) => c.args)).toEqual([{ channel: "C0100", ts: "1699999000.000000", oldest: "1700000000.000000", limit: "200" }]);
+    // A new room: the newest `limit` top-level messages, and the replies of those with threads.
+    const fresh = await api.fetchMessages(KEY, null, 3);
+    expect(fresh.map((m) => m.content.body)).toEqual(["parent", "reply one", "broadcast", "top, after the gap", "reply three"]);
   });
 
   it("posts with the user token when there is one; with the bot's under the person's name otherwise; threads by thread_ts", async () => {

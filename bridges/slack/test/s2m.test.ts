@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MessageEvent } from "../payloads";
 import { shortcodeToUnicode, unicodeToShortcode } from "../emoji";
-import { compareTs, mentionedUsers, messageContent, remoteMessage, tsToMillis } from "../s2m/convert-message";
+import { compareTs, customEmojiNames, mentionedUsers, messageContent, remoteMessage, tsToMillis } from "../s2m/convert-message";
 import { renderMrkdwn } from "../s2m/mrkdwn";
 import { richTextContent } from "../s2m/rich-text";
 import { ALICE, BOB, TEAM, plainMessage, richTextMessage, threadReply } from "./fixtures/events";
@@ -129,6 +129,16 @@ describe("emoji shortcodes <-> Unicode", () => {
       html: 'done ✅ <code>:tada:</code> <a href="https://a.example/:tada:">https://a.example/:tada:</a> :custom:',
     });
   });
+
+  it("custom workspace emoji with an image become inline emoticons; the body keeps :name:", () => {
+    const custom = { ...mentions, customEmoji: (name: string) => (name === "party_parrot" ? "mxc://example.org/parrot" : undefined) };
+    expect(renderMrkdwn("yay :party_parrot: :tada: :unknown: `:party_parrot:`", custom)).toEqual({
+      body: "yay :party_parrot: 🎉 :unknown: `:party_parrot:`",
+      html: 'yay <img data-mx-emoticon src="mxc://example.org/parrot" alt=":party_parrot:" title=":party_parrot:" height="32"> 🎉 :unknown: <code>:party_parrot:</code>',
+    });
+    // Only names that are not standard emoji are looked up.
+    expect(customEmojiNames("yay :party_parrot: :tada: :party_parrot: :+1::skin-tone-2:")).toEqual(["party_parrot"]);
+  });
 });
 
 describe("s2m: rich-text blocks", () => {
@@ -142,6 +152,17 @@ describe("s2m: rich-text blocks", () => {
         '<ul><li>ship it 🚀</li><li><a href="https://example.org/a?b=1&amp;c=2">the docs</a></li></ul>' +
         "<blockquote>careful <em><code>now</code></em></blockquote><pre><code>a &lt; b</code></pre>",
       "m.mentions": { user_ids: ["@_slack_t0001_u0043:example.org"], room: true },
+    });
+  });
+
+  it("a custom emoji element with an image is an inline emoticon", () => {
+    const blocks = [{ type: "rich_text", elements: [{ type: "rich_text_section", elements: [{ type: "text", text: "go " }, { type: "emoji", name: "party_parrot" }] }] }];
+    expect(richTextContent(blocks, { ...mentions, customEmoji: () => "mxc://example.org/parrot" })).toEqual({
+      msgtype: "m.text",
+      body: "go :party_parrot:",
+      format: "org.matrix.custom.html",
+      formatted_body: 'go <img data-mx-emoticon src="mxc://example.org/parrot" alt=":party_parrot:" title=":party_parrot:" height="32">',
+      "m.mentions": {},
     });
   });
 
