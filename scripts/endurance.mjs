@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { freePort } from "./bench/appservice.mjs";
 import { removeDir, stopAndWait } from "./bench/lifecycle.mjs";
-import { treeRssKb } from "./bench/stats.mjs";
+import { runtimeRssKb, treeRssKb } from "./bench/stats.mjs";
 import { setupTraffic, verifyTraffic } from "./bench/traffic.mjs";
 import { applyMigrations, startWorker } from "./worker.mjs";
 
@@ -29,7 +29,10 @@ const samples = [];
 let acked = 0;
 const t0 = performance.now();
 const mb = (field) => treeRssKb(worker.child.pid, field) / 1024;
-const sampler = setInterval(() => samples.push({ s: (performance.now() - t0) / 1000, acked, rssMb: mb("VmRSS"), anonMb: mb("RssAnon"), fileMb: mb("RssFile") }), 1_000);
+const sampler = setInterval(
+  () => samples.push({ s: (performance.now() - t0) / 1000, acked, rssMb: mb("VmRSS"), anonMb: mb("RssAnon"), fileMb: mb("RssFile"), runtimeMb: runtimeRssKb(worker.child.pid, "RssAnon") / 1024 }),
+  1_000,
+);
 const failures = [];
 try {
   const traffic = await setupTraffic(worker.baseUrl, { clients, rooms });
@@ -60,20 +63,21 @@ try {
 }
 
 // Peak memory per tenth of the run; "flat" compares the last third's peak with the second tenth's (after warm-up),
-// for the whole resident set and for its anonymous part (heaps), since mapped SQLite pages grow with the data.
+// for the whole resident set, for its anonymous part (heaps), since mapped SQLite pages grow with the data, and for
+// the heaps of the workerd process that runs the Worker (the rest of the tree is wrangler's, not Cloudflare's).
 const sending = samples.filter((x) => x.acked > 0);
 const tenths = Array.from({ length: 10 }, (_, i) => sending.filter((x) => x.acked > (total * i) / 10 && x.acked <= (total * (i + 1)) / 10));
 const peak = (xs, key = "rssMb") => Math.max(0, ...xs.map((x) => x[key]));
-console.log("\n| progress | messages acknowledged | peak server RSS (MB) | of it anonymous (heaps) | of it mapped files |\n| --- | --- | --- | --- | --- |");
+console.log("\n| progress | messages acknowledged | peak server RSS (MB) | of it anonymous (heaps) | of it mapped files | heaps of the Worker's workerd |\n| --- | --- | --- | --- | --- | --- |");
 const cell = (xs, key) => (xs.length ? peak(xs, key).toFixed(0) : "not reached");
-tenths.forEach((xs, i) => console.log(`| ${(i + 1) * 10}% | ${Math.round((total * (i + 1)) / 10)} | ${cell(xs, "rssMb")} | ${cell(xs, "anonMb")} | ${cell(xs, "fileMb")} |`));
+tenths.forEach((xs, i) => console.log(`| ${(i + 1) * 10}% | ${Math.round((total * (i + 1)) / 10)} | ${cell(xs, "rssMb")} | ${cell(xs, "anonMb")} | ${cell(xs, "fileMb")} | ${cell(xs, "runtimeMb")} |`));
 // A run that ended early has empty tenths: its memory trend cannot be judged (it is not "flat").
 const reached = tenths.filter((xs) => xs.length > 0).length;
 if (reached < tenths.length) {
   console.log(`INCOMPLETE: the run ended at ${acked} of ${total} messages acknowledged (${reached} of 10 tenths sampled); memory trend not judged. Peak RSS ${peak(samples).toFixed(0)} MB, anonymous ${peak(samples, "anonMb").toFixed(0)} MB`);
   failures.push(`run incomplete: ${acked} of ${total} messages acknowledged`);
 }
-const judged = reached === tenths.length ? [["rssMb", "RSS"], ["anonMb", "anonymous memory"]] : [];
+const judged = reached === tenths.length ? [["rssMb", "RSS"], ["anonMb", "anonymous memory"], ["runtimeMb", "heaps of the Worker's workerd"]] : [];
 for (const [key, what] of judged) {
   const early = peak(tenths[1], key);
   const late = peak(tenths.slice(7).flat(), key);

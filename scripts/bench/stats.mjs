@@ -22,31 +22,44 @@ export function row(scenario, fields) {
   return { scenario, n: "", p50_ms: "", p99_ms: "", max_ms: "", throughput_per_s: "", note: "", ...fields };
 }
 
-/**
- * Resident memory (kB) of `pid` and all its descendants: `VmRSS` (everything), or one part of it: `RssAnon` (heaps:
- * what the JavaScript and workerd allocate) or `RssFile` (mapped files, e.g. the local SQLite databases' pages).
- */
-export function treeRssKb(pid, field = "VmRSS") {
-  const pattern = new RegExp(`${field}:\\s+(\\d+)`);
+/** `pid` and all its descendants, each with its /proc status text and command line. */
+function processTree(pid) {
   const procs = new Map();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const status = readFileSync(`/proc/${entry}/status`, "utf8");
-      procs.set(Number(entry), {
-        ppid: Number(/PPid:\s+(\d+)/.exec(status)?.[1]),
-        rss: Number(pattern.exec(status)?.[1] ?? 0),
-      });
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ");
+      procs.set(Number(entry), { ppid: Number(/PPid:\s+(\d+)/.exec(status)?.[1]), status, cmdline });
     } catch {
       // the process ended while we looked
     }
   }
-  let total = 0;
+  const tree = [];
   const stack = [pid];
   while (stack.length) {
     const p = stack.pop();
-    total += procs.get(p)?.rss ?? 0;
+    if (procs.has(p)) tree.push(procs.get(p));
     for (const [child, info] of procs) if (info.ppid === p) stack.push(child);
   }
-  return total;
+  return tree;
+}
+
+const kb = (status, field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+
+/**
+ * Resident memory (kB) of `pid` and all its descendants: `VmRSS` (everything), or one part of it: `RssAnon` (heaps:
+ * what the JavaScript and workerd allocate) or `RssFile` (mapped files, e.g. the local SQLite databases' pages).
+ */
+export function treeRssKb(pid, field = "VmRSS") {
+  return processTree(pid).reduce((sum, p) => sum + kb(p.status, field), 0);
+}
+
+/**
+ * The same for the one process of `wrangler dev`'s tree that runs the Worker (the workerd with the inspector
+ * address): the tree also holds wrangler's Node process and its proxy workerd, which Cloudflare does not run.
+ */
+export function runtimeRssKb(pid, field = "VmRSS") {
+  const runtime = processTree(pid).find((p) => p.cmdline.includes("workerd") && p.cmdline.includes("--inspector-addr"));
+  return runtime ? kb(runtime.status, field) : 0;
 }

@@ -104,6 +104,26 @@ export async function recoverHandOffs(ctx: DurableObjectState, env: Env, roomId:
   if (ctx.storage.sql.exec("SELECT 1 FROM appservice_outbox LIMIT 1").toArray().length > 0) startDrain(ctx, env, roomId);
 }
 
+/**
+ * How soon after a commit with a plan the room object looks at its outbox again (its alarm): a drain the process
+ * did not live to finish, with no later commit to carry it, is finished then, even after a restart.
+ */
+export const HAND_OFF_WATCHDOG_MS = 10_000;
+
+/** The room whose plans wait in this object's outbox, or null when it is empty. */
+export function outboxRoomId(ctx: DurableObjectState): string | null {
+  ctx.storage.sql.exec(OUTBOX_TABLE);
+  const row = ctx.storage.sql.exec<{ plan: string }>("SELECT plan FROM appservice_outbox ORDER BY seq LIMIT 1").toArray()[0];
+  return row ? (JSON.parse(row.plan) as HandOffPlan).roomId : null;
+}
+
+/** Hands over every committed plan and waits for it; true when some are still owed (a queue unreachable). */
+export async function finishHandOffs(ctx: DurableObjectState, env: Env, roomId: string): Promise<boolean> {
+  startDrain(ctx, env, roomId);
+  await drains.get(ctx.id.toString());
+  return ctx.storage.sql.exec("SELECT 1 FROM appservice_outbox WHERE committed = 1 LIMIT 1").toArray().length > 0;
+}
+
 function startDrain(ctx: DurableObjectState, env: Env, roomId: string): void {
   const key = ctx.id.toString();
   const next = (drains.get(key) ?? Promise.resolve())

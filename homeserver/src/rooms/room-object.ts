@@ -11,7 +11,7 @@ import { redactEvent } from "./redaction";
 import { ROOM_VERSIONS, isSupportedRoomVersion } from "./room-versions";
 import { strippedState } from "./stripped-state";
 import { notifyUsers } from "../sync/notifier";
-import { planHandOff, recoverHandOffs, settleHandOff } from "../appservice/publish";
+import { HAND_OFF_WATCHDOG_MS, finishHandOffs, outboxRoomId, planHandOff, recoverHandOffs, settleHandOff } from "../appservice/publish";
 import { pushRecipients } from "../push/room-push";
 import { preparePush } from "../services/push-delivery";
 import { type MemberPushSettings, pushSettingsOf } from "../services/push-rules";
@@ -167,6 +167,7 @@ export class RoomObject extends DurableObject<Env> {
     );
     // Output to appservices is planned before the commit and released after it, so a crash in between loses nothing.
     const handOff = planHandOff(this.ctx, this.env, room, events.map((e) => e.event));
+    if (handOff !== null) await this.ctx.storage.setAlarm(Date.now() + HAND_OFF_WATCHDOG_MS);
     let results: D1Result[];
     try {
       results = await db.batch([...extra, ...perEvent.flat(), ...after]);
@@ -197,6 +198,18 @@ export class RoomObject extends DurableObject<Env> {
   private wakeSyncs(room: LoadedRoom, events: RoomEvent[], sent: SentEvent[]): void {
     const position = Math.max(...sent.map((s) => s.stream_ordering));
     this.ctx.waitUntil(notifyUsers(this.env, usersToWake(room, events), position));
+  }
+
+  /**
+   * The watchdog set at commit time: finishes a hand-off to appservices the process did not live to finish (after a
+   * restart, nothing else would wake this room). Loading the room first lets a fresh object settle open plans, in
+   * the write queue so no commit is in flight meanwhile.
+   */
+  override async alarm(): Promise<void> {
+    const roomId = outboxRoomId(this.ctx);
+    if (roomId === null) return;
+    await this.writes.run(() => this.load(roomId));
+    if (await finishHandOffs(this.ctx, this.env, roomId)) await this.ctx.storage.setAlarm(Date.now() + HAND_OFF_WATCHDOG_MS);
   }
 
   /** Loads the room's version, current state and latest event from D1 the first time it is needed. */

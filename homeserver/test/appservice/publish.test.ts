@@ -1,6 +1,6 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { planHandOff, recoverHandOffs, settleHandOff } from "../../src/appservice/publish";
+import { finishHandOffs, outboxRoomId, planHandOff, recoverHandOffs, settleHandOff } from "../../src/appservice/publish";
 import type { RoomView } from "../../src/appservice/interest";
 import type { RoomEvent } from "../../src/rooms/event-builder";
 import type { Pdu } from "../../src/rooms/pdu";
@@ -105,5 +105,23 @@ describe("hand-off from a room to appservice queues", () => {
     expect(await queuedEventIds(asId, 1)).toEqual([events[0]!.event_id]);
     const left = await runInDurableObject(object, (_, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM appservice_outbox").one().n);
     expect(left).toBe(0);
+  });
+
+  it("finishes, from the room's watchdog alarm, a committed hand-off whose drain the process did not live to run", async () => {
+    const asId = uniqueName("pub");
+    const { roomId, events } = await roomWithMessages(1);
+    const object = env.ROOMS.get(env.ROOMS.idFromName(uniqueName("scratch")));
+    const testEnv = envWithAppservice(asId);
+    const pending = await runInDurableObject(object, (_, state) => {
+      // Committed, but the process died before its drain started: only the alarm will come back to it.
+      const seq = planHandOff(state, testEnv, { roomId, state: new Map() }, [events[0]!]);
+      state.storage.sql.exec("UPDATE appservice_outbox SET committed = 1 WHERE seq = ?", seq);
+      return outboxRoomId(state);
+    });
+    expect(pending).toBe(roomId);
+    const stillOwed = await runInDurableObject(object, (_, state) => finishHandOffs(state, testEnv, roomId));
+    expect(stillOwed).toBe(false);
+    expect(await queuedEventIds(asId, 1)).toEqual([events[0]!.event_id]);
+    expect(await runInDurableObject(object, (_, state) => outboxRoomId(state))).toBeNull();
   });
 });
