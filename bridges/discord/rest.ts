@@ -1,4 +1,9 @@
-import type { RESTPatchAPIChannelMessageJSONBody, RESTPostAPIChannelMessageJSONBody } from "discord-api-types/v10";
+import type {
+  RESTPatchAPIChannelMessageJSONBody,
+  RESTPatchAPIWebhookWithTokenMessageJSONBody,
+  RESTPostAPIChannelMessageJSONBody,
+  RESTPostAPIWebhookWithTokenJSONBody,
+} from "discord-api-types/v10";
 import { z } from "zod";
 import { Channel, MessageCreate } from "./gateway/payloads";
 
@@ -14,6 +19,18 @@ export const ApiUser = z.object({
 export const ApiChannel = Channel.extend({ recipients: z.array(ApiUser).optional() });
 export const ApiGuild = z.object({ id: z.string(), name: z.string(), icon: z.string().nullish() });
 export const ApiMessage = z.object({ id: z.string(), channel_id: z.string(), timestamp: z.string() });
+/** A webhook (Discord's "Webhook Object"): the token only on incoming webhooks the bot can manage. */
+export const ApiWebhook = z.object({
+  id: z.string(),
+  type: z.number().int(),
+  token: z.string().optional(),
+  name: z.string().nullish(),
+  channel_id: z.string().nullish(),
+  guild_id: z.string().nullish(),
+  application_id: z.string().nullish(),
+  /** Who made it. */
+  user: z.object({ id: z.string() }).nullish(),
+});
 /** 204 No Content: nothing to read. */
 const NoContent = z.unknown();
 /** GET /gateway/bot: where to connect, and how many IDENTIFYs are left today (session_start_limit). */
@@ -27,6 +44,13 @@ export type ApiUser = z.infer<typeof ApiUser>;
 export type ApiChannel = z.infer<typeof ApiChannel>;
 export type ApiGuild = z.infer<typeof ApiGuild>;
 export type GatewayBot = z.infer<typeof GatewayBot>;
+export type ApiWebhook = z.infer<typeof ApiWebhook>;
+
+/** An incoming webhook the bridge posts through: its id and token (the token is its credential). */
+export interface WebhookCredentials {
+  id: string;
+  token: string;
+}
 
 /** A file sent with a message (multipart `files[n]`). */
 export interface UploadFile {
@@ -42,10 +66,18 @@ export class DiscordApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Discord's JSON error code (e.g. 50013 Missing Permissions, 10015 Unknown Webhook), when it gave one. */
+    readonly code?: number,
   ) {
     super(message);
   }
 }
+
+/** Discord's JSON error code: 50013, the bot lacks a permission (e.g. MANAGE_WEBHOOKS). */
+export const MISSING_PERMISSIONS = 50013;
+/** Discord's JSON error code: 10015, the webhook is gone (deleted on Discord). */
+export const UNKNOWN_WEBHOOK = 10015;
+const ErrorCode = z.object({ code: z.number().int() });
 
 /** Attempts per request when Discord answers 429; each waits the retry_after Discord asked for. */
 const MAX_ATTEMPTS = 5;
@@ -88,7 +120,10 @@ export class DiscordRest {
         await this.sleep(waitMs);
         continue;
       }
-      if (!res.ok) throw new DiscordApiError(res.status, `${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+      if (!res.ok) {
+        const code = ErrorCode.safeParse(json);
+        throw new DiscordApiError(res.status, `${method} ${path}: ${res.status} ${JSON.stringify(json)}`, code.success ? code.data.code : undefined);
+      }
       return schema.parse(json);
     }
   }
@@ -167,11 +202,52 @@ export class DiscordRest {
 
   /** POST /channels/{channel.id}/messages; with files, multipart (`payload_json` and `files[n]`, Discord's "Uploading Files"). */
   createMessage(channelId: string, body: RESTPostAPIChannelMessageJSONBody, files: UploadFile[] = []): Promise<z.infer<typeof ApiMessage>> {
-    const path = `/channels/${encodeURIComponent(channelId)}/messages`;
-    if (files.length === 0) return this.request("POST", path, ApiMessage, body);
-    const form = new FormData();
-    form.set("payload_json", JSON.stringify({ ...body, attachments: files.map((f, id) => ({ id, filename: f.filename })) }));
-    files.forEach((f, i) => form.set(`files[${i}]`, new File([f.bytes], f.filename, { type: f.contentType })));
-    return this.request("POST", path, ApiMessage, form);
+    return this.request("POST", `/channels/${encodeURIComponent(channelId)}/messages`, ApiMessage, withFiles(body, files));
   }
+
+  /** GET /channels/{channel.id}/messages/{message.id} */
+  message(channelId: string, messageId: string): Promise<MessageCreate> {
+    return this.request("GET", `/channels/${encodeURIComponent(channelId)}/messages/${encodeURIComponent(messageId)}`, MessageCreate);
+  }
+
+  /** GET /channels/{channel.id}/webhooks (needs MANAGE_WEBHOOKS) */
+  channelWebhooks(channelId: string): Promise<ApiWebhook[]> {
+    return this.request("GET", `/channels/${encodeURIComponent(channelId)}/webhooks`, z.array(ApiWebhook));
+  }
+
+  /** POST /channels/{channel.id}/webhooks (needs MANAGE_WEBHOOKS): an incoming webhook, with its token. */
+  createWebhook(channelId: string, name: string): Promise<ApiWebhook> {
+    return this.request("POST", `/channels/${encodeURIComponent(channelId)}/webhooks`, ApiWebhook, { name });
+  }
+
+  /**
+   * POST /webhooks/{webhook.id}/{webhook.token}?wait=true (the created message is answered), in a thread of the
+   * webhook's channel with `threadId`; files as for createMessage.
+   */
+  executeWebhook(hook: WebhookCredentials, body: RESTPostAPIWebhookWithTokenJSONBody, files: UploadFile[] = [], threadId?: string): Promise<z.infer<typeof ApiMessage>> {
+    const query = new URLSearchParams({ wait: "true", ...(threadId !== undefined ? { thread_id: threadId } : {}) });
+    return this.request("POST", `${webhookPath(hook)}?${query}`, ApiMessage, withFiles(body, files));
+  }
+
+  /** PATCH /webhooks/{webhook.id}/{webhook.token}/messages/{message.id}: only that webhook's messages. */
+  editWebhookMessage(hook: WebhookCredentials, messageId: string, body: RESTPatchAPIWebhookWithTokenMessageJSONBody, threadId?: string): Promise<z.infer<typeof ApiMessage>> {
+    return this.request("PATCH", `${webhookPath(hook)}/messages/${encodeURIComponent(messageId)}${threadQuery(threadId)}`, ApiMessage, body);
+  }
+
+  /** DELETE /webhooks/{webhook.id}/{webhook.token}/messages/{message.id} */
+  async deleteWebhookMessage(hook: WebhookCredentials, messageId: string, threadId?: string): Promise<void> {
+    await this.request("DELETE", `${webhookPath(hook)}/messages/${encodeURIComponent(messageId)}${threadQuery(threadId)}`, NoContent);
+  }
+}
+
+const webhookPath = (hook: WebhookCredentials) => `/webhooks/${encodeURIComponent(hook.id)}/${encodeURIComponent(hook.token)}`;
+const threadQuery = (threadId: string | undefined) => (threadId === undefined ? "" : `?${new URLSearchParams({ thread_id: threadId })}`);
+
+/** A message body as JSON, or with files as multipart (`payload_json` and `files[n]`, Discord's "Uploading Files"). */
+function withFiles(body: object, files: UploadFile[]): object | FormData {
+  if (files.length === 0) return body;
+  const form = new FormData();
+  form.set("payload_json", JSON.stringify({ ...body, attachments: files.map((f, id) => ({ id, filename: f.filename })) }));
+  files.forEach((f, i) => form.set(`files[${i}]`, new File([f.bytes], f.filename, { type: f.contentType })));
+  return form;
 }

@@ -7,8 +7,12 @@ import { DISCORD_NETWORK_ID, type DiscordConfig, isBridgeUser, loadDiscordConfig
 import { MatrixIntent } from "../core/matrix/intent";
 import { discordGateway } from "./gateway/gateway-object";
 import { parseBridgeEvent } from "../core/matrix/events";
+import { isSignedAvatar } from "./public-media";
 
 type BridgeEnv = { Bindings: Env };
+
+/** Largest avatar served to Discord (its own avatar limit is lower). */
+const MAX_AVATAR_BYTES = 10 * 1024 * 1024;
 
 /** A transaction: room events, and (receive_ephemeral, MSC2409) typing and receipts. */
 const Transaction = z.object({
@@ -111,6 +115,19 @@ export const discordBridgeRoutes = new Hono<BridgeEnv>()
     if (denied) return denied;
     keepGatewayUp(c);
     return c.json({});
+  })
+  /**
+   * GET /avatar/{serverName}/{mediaId}/{signature}: a Matrix avatar the bridge handed to Discord (a webhook's
+   * avatar_url), served without authentication only under the bridge's signature; images only.
+   */
+  .get("/avatar/:serverName/:mediaId/:sig", async (c) => {
+    const config = loadDiscordConfig(c.env);
+    const { serverName, mediaId, sig } = c.req.param();
+    if (!config || !(await isSignedAvatar(c.env, serverName, mediaId, sig))) return appError(c, 404, "M_NOT_FOUND", "No such avatar");
+    const intent = new MatrixIntent((request) => c.executionCtx.exports.default.fetch(request), c.env.PUBLIC_BASEURL, config.identity.asToken);
+    const file = await intent.download(`mxc://${serverName}/${mediaId}`, MAX_AVATAR_BYTES).catch(() => null);
+    if (file === null || !file.contentType?.startsWith("image/")) return appError(c, 404, "M_NOT_FOUND", "No such avatar");
+    return new Response(file.bytes, { headers: { "content-type": file.contentType, "cache-control": "public, max-age=86400" } });
   })
   /** GET /status: the gateway's state (no secrets), with the hs_token: for operators and tests. */
   .get("/status", async (c) => {

@@ -42,6 +42,15 @@ async function waitFor<T>(what: string, probe: () => T | undefined | null | fals
   }
 }
 
+/** waitFor with an asynchronous probe (e.g. a request to the Worker). */
+async function waitForAsync(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- worker output ---\n${worker.output().slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function registration(port: number): string {
   return JSON.stringify([
     {
@@ -108,6 +117,9 @@ beforeAll(async () => {
   discord.heartbeatIntervalMs = 500;
   discord.channels.set("700000000000000100", { id: "700000000000000100", type: 0, guild_id: "600000000000000001", name: "general", topic: "chit-chat", position: 0 });
   discord.guilds.set("600000000000000001", { id: "600000000000000001", name: "Test Guild" });
+  // The bot may not manage webhooks in #general: the person's messages there are the bot's own (the fallback); the
+  // webhook test bridges a channel where it may.
+  discord.noManageWebhooks.add(CHANNEL);
   await discord.start();
 
   persistTo = mkdtempSync(path.join(tmpdir(), "matrix-discord-e2e-"));
@@ -219,6 +231,8 @@ describe("Discord bridge (fake Discord, real Worker, matrix-js-sdk person)", () 
     expect(posted.body["content"]).toBe("hi from **matrix**");
     expect(posted.body["allowed_mentions"]).toEqual({ parse: [], users: [] });
     expect(discord.rateLimited).toBe(1);
+    // No MANAGE_WEBHOOKS in this channel (403, code 50013): sent as the bot, no webhook made.
+    expect(discord.webhooks.size).toBe(0);
 
     // Discord echoed the bot's message on the gateway. A later message shows the echo was processed (in order) first.
     discord.userMessage("700000000000000100", alice, "after the echo");
@@ -356,6 +370,94 @@ describe("Discord bridge (fake Discord, real Worker, matrix-js-sdk person)", () 
     expect(discord.botReactions).toHaveLength(2);
   });
 
+  it("posts the person's messages through a channel webhook with their name and avatar; replies, threads, files, edits and deletions go through it; no echo", async () => {
+    const channelId = "700000000000000101";
+    discord.channels.set(channelId, { id: channelId, type: 0, guild_id: GUILD, name: "matrix-users", position: 1 });
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 7, 7, 7]);
+    const avatar = await person.uploadContent(new Blob([png], { type: "image/png" }), { name: "me.png", type: "image/png" });
+    await person.setDisplayName("Person Example");
+    await person.setAvatarUrl(avatar.content_uri);
+    const [postedBefore, editedBefore, deletedBefore] = [discord.posted.length, discord.edited.length, discord.deleted.length];
+
+    expect(await command(`bridge ${channelId}`)).toBe("Bridged #matrix-users.");
+    const invited = await waitFor("the portal invite", () => person.getRooms().find((r) => r.getMyMembership() === "invite" && r.name === "matrix-users"));
+    const hookRoom = invited.roomId;
+    await person.joinRoom(hookRoom);
+    const target = discord.userMessage(channelId, alice, "hello matrix users");
+    const room = await waitFor("the joined room with the message", () => {
+      const r = person.getRoom(hookRoom);
+      return r && r.getMyMembership() === "join" && messages(r).some((e) => e.getWireContent()["body"] === "hello matrix users") ? r : undefined;
+    });
+    const targetEvent = messages(room).find((e) => e.getWireContent()["body"] === "hello matrix users")!;
+
+    const { event_id: mine } = await person.sendTextMessage(hookRoom, "through the webhook");
+    const post = await waitFor("the webhook post", () => discord.webhookPosts[0]);
+    // One webhook, made by the bridge for the channel; executed with ?wait=true, as the person.
+    expect([...discord.webhooks.values()].map((w) => [w.name, w.channel_id])).toEqual([["Matrix bridge", channelId]]);
+    const hookId = [...discord.webhooks.keys()][0]!;
+    expect(post.webhookId).toBe(hookId);
+    expect(post.query).toEqual({ wait: "true" });
+    expect(post.body).toEqual({ content: "through the webhook", username: "Person Example", avatar_url: expect.any(String), allowed_mentions: { parse: [], users: [] } });
+    // The avatar at a public URL the bridge serves (the media repository's is authenticated), only when signed.
+    const avatarUrl = String(post.body["avatar_url"]);
+    expect(avatarUrl).toMatch(new RegExp(`^${worker.baseUrl}/_bridges/discord/avatar/localhost/[^/]+/[^/]+$`));
+    const served = await fetch(avatarUrl);
+    expect([served.status, served.headers.get("content-type")]).toEqual([200, "image/png"]);
+    expect(new Uint8Array(await served.arrayBuffer())).toEqual(png);
+    expect((await fetch(avatarUrl.replace(/[^/]+$/, "forged"))).status).toBe(404);
+
+    // A reply: webhooks cannot send message_reference, so a quoted jump link that pings no one.
+    await person.sendEvent(hookRoom, EventType.RoomMessage, {
+      msgtype: MsgType.Text,
+      body: "> <@_discord_310000000000000042:localhost> hello matrix users\n\nagreed",
+      "m.relates_to": { "m.in_reply_to": { event_id: targetEvent.getId()! } },
+    });
+    const replyPost = await waitFor("the reply through the webhook", () => discord.webhookPosts[1]);
+    expect(replyPost.body["content"]).toBe(`> [reply to @Alice Anders](https://discord.com/channels/${GUILD}/${channelId}/${target.id})\nagreed`);
+    expect(replyPost.body["message_reference"]).toBeUndefined();
+    expect(replyPost.body["allowed_mentions"]).toEqual({ parse: [], users: [] });
+
+    // A Matrix thread reply: the same webhook, in the Discord thread (?thread_id=).
+    const thread = discord.startThread(channelId, target.id, "about hello");
+    await sendRaw(hookRoom, {
+      msgtype: MsgType.Text,
+      body: "in the thread",
+      "m.relates_to": { rel_type: RelationType.Thread, event_id: targetEvent.getId()!, is_falling_back: true, "m.in_reply_to": { event_id: targetEvent.getId()! } },
+    });
+    const threadPost = await waitFor("the thread post", () => discord.webhookPosts[2]);
+    expect([threadPost.webhookId, threadPost.query, threadPost.message.channel_id]).toEqual([hookId, { wait: "true", thread_id: thread.id }, thread.id]);
+
+    // A file: multipart through the webhook.
+    const notes = new TextEncoder().encode("notes from matrix\n");
+    const upload = await person.uploadContent(new Blob([notes], { type: "text/plain" }), { name: "notes.txt", type: "text/plain" });
+    await person.sendEvent(hookRoom, EventType.RoomMessage, { msgtype: MsgType.File, body: "notes.txt", url: upload.content_uri, info: { mimetype: "text/plain", size: notes.byteLength } });
+    const filePost = await waitFor("the file through the webhook", () => discord.webhookPosts[3]);
+    expect(filePost.files.map((f) => [f.filename, Buffer.from(f.bytes).toString("utf8")])).toEqual([["notes.txt", "notes from matrix\n"]]);
+    expect(filePost.body["username"]).toBe("Person Example");
+
+    // Edit and redaction of the person's message: PATCH / DELETE /webhooks/{id}/{token}/messages/{id}.
+    await person.sendEvent(hookRoom, EventType.RoomMessage, {
+      msgtype: MsgType.Text,
+      body: "* through the webhook, edited",
+      "m.new_content": { msgtype: MsgType.Text, body: "through the webhook, edited" },
+      "m.relates_to": { rel_type: RelationType.Replace, event_id: mine },
+    });
+    const edit = await waitFor("the edit through the webhook", () => discord.webhookEdits[0]);
+    expect(edit).toMatchObject({ webhookId: hookId, messageId: post.message.id, body: { content: "through the webhook, edited" } });
+    await person.redactEvent(hookRoom, mine);
+    const deletion = await waitFor("the deletion through the webhook", () => discord.webhookDeletes[0]);
+    expect([deletion.webhookId, deletion.messageId]).toEqual([hookId, post.message.id]);
+
+    // No echo: the webhook's MESSAGE_CREATE / UPDATE / DELETE brought nothing back, and nothing went as the bot.
+    discord.userMessage(channelId, alice, "webhook barrier");
+    await waitFor("the barrier", () => messages(room).some((e) => e.getWireContent()["body"] === "webhook barrier"));
+    expect(messages(room).filter((e) => e.getSender() !== OWNER).map((e) => e.getWireContent()["body"])).toEqual(["hello matrix users", "webhook barrier"]);
+    expect(ofType(room, "m.room.redaction").map((e) => e.getSender())).toEqual([OWNER]);
+    expect([discord.posted.length, discord.edited.length, discord.deleted.length]).toEqual([postedBefore, editedBefore, deletedBefore]);
+    expect(discord.webhookPosts).toHaveLength(4);
+    expect(discord.webhooks.size).toBe(1);
+  });
+
   it("brings Discord attachments into the media repository as the ghost, as m.image / m.file with info, once", async () => {
     const room = person.getRoom(roomId)!;
     const ghost = `@_discord_${alice.id}:localhost`;
@@ -484,6 +586,26 @@ describe("Discord bridge (fake Discord, real Worker, matrix-js-sdk person)", () 
     await waitFor("the new topic", () => room.currentState.getStateEvents("m.room.topic", "")?.getContent()["topic"] === "new topic");
   });
 
+  it("a custom emoji shows as an inline image, uploaded from the CDN once", async () => {
+    const room = person.getRoom(roomId)!;
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 5, 5]);
+    const path = discord.customEmoji("1300000000000000001", png);
+    discord.userMessage(CHANNEL, alice, "so <:blobcat:1300000000000000001>");
+    discord.userMessage(CHANNEL, alice, "<:blobcat:1300000000000000001> again");
+    const [first, second] = await waitFor("both emoji messages", () => {
+      const found = messages(room).filter((e) => String(e.getWireContent()["body"]).includes(":blobcat:"));
+      return found.length === 2 ? found : undefined;
+    });
+    expect(first!.getWireContent()["body"]).toBe("so :blobcat:");
+    const html = String(first!.getWireContent()["formatted_body"]);
+    const mxc = /^so <img data-mx-emoticon src="(mxc:\/\/localhost\/[^"]+)" alt=":blobcat:" title=":blobcat:" height="32">$/.exec(html)?.[1];
+    expect(mxc).toBeDefined();
+    expect(second!.getWireContent()["formatted_body"]).toBe(`<img data-mx-emoticon src="${mxc}" alt=":blobcat:" title=":blobcat:" height="32"> again`);
+    const res = await fetch(`${worker.baseUrl}/_matrix/client/v1/media/download/${mxc!.slice("mxc://".length)}`, { headers: { authorization: `Bearer ${person.getAccessToken()}` } });
+    expect(new Uint8Array(await res.arrayBuffer())).toEqual(png);
+    expect(discord.downloads.get(path)).toBe(1);
+  });
+
   it("a DM to the bot is bridged by itself, as a direct room", async () => {
     const dm = "700000000000000900";
     const channel: APIDMChannel = { id: dm, type: ChannelType.DM, recipients: [bob], last_message_id: null, name: null };
@@ -547,8 +669,15 @@ describe("Discord bridge (fake Discord, real Worker, matrix-js-sdk person)", () 
     expect(discord.identifies).toBe(identifies);
     discord.sessionStartLimit = { remaining: 999, reset_after: 0 };
     await waitFor("the IDENTIFY after the reset", () => discord.identifies === identifies + 1 && discord.connected === 1);
-    const status = (await (await fetch(`${worker.baseUrl}/_bridges/discord/status`, { headers: { authorization: `Bearer ${HS_TOKEN}` } })).json()) as Record<string, unknown>;
+    // Read until connected: under load a 500 ms heartbeat can miss its ACK, and the bridge then resumes on a new
+    // connection (not an IDENTIFY: the count above stays exact).
+    let status: Record<string, unknown> = {};
+    await waitForAsync("the bridge connected", async () => {
+      status = (await (await fetch(`${worker.baseUrl}/_bridges/discord/status`, { headers: { authorization: `Bearer ${HS_TOKEN}` } })).json()) as Record<string, unknown>;
+      return status["connected"] === true;
+    });
     expect(status).toMatchObject({ connected: true, identifyRemaining: 998 });
+    expect(discord.identifies).toBe(identifies + 1);
   });
 
   it("a revoked token (close 4004): one notice in the management room, no reconnect loop; a new login recovers with a notice", async () => {

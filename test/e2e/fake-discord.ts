@@ -1,14 +1,15 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { APIAttachment, APIChannel, APIGuild, APIMessage, APIUser, GatewayMessageCreateDispatchData } from "discord-api-types/v10";
+import type { APIAttachment, APIChannel, APIGuild, APIMessage, APIUser, APIWebhook, GatewayMessageCreateDispatchData } from "discord-api-types/v10";
 import { type WebSocket, WebSocketServer } from "ws";
 
 /**
  * A fake Discord on 127.0.0.1 speaking the documented wire protocol, for the bridge's end-to-end tests and the
  * benchmark: the REST endpoints the bridge calls (GET /gateway/bot, GET /users/@me, /users/@me/guilds,
  * GET /channels/{id}, GET /guilds/{id}, /guilds/{id}/channels, GET /channels/{id}/messages (the history, paged with
- * after / before), POST /channels/{id}/messages (JSON or multipart with files), POST .../typing, POST .../threads,
- * with 429s on demand) and a gateway WebSocket (HELLO, IDENTIFY -> READY + GUILD_CREATE, RESUME -> replay + RESUMED
+ * after / before), GET /channels/{id}/messages/{id}, POST /channels/{id}/messages (JSON or multipart with files),
+ * POST .../typing, POST .../threads, GET/POST /channels/{id}/webhooks and executing, editing and deleting through a
+ * webhook (/webhooks/{id}/{token}..., no bot token, JSON or multipart), with 429s on demand) and a gateway WebSocket (HELLO, IDENTIFY -> READY + GUILD_CREATE, RESUME -> replay + RESUMED
  * or op 9, heartbeat ACKs, dispatches on demand; it can drop connections, invalidate sessions and revoke the token
  * with close code 4004). Like Discord, it dispatches MESSAGE_CREATE for the messages the bot itself posts, so the
  * bridge's echo suppression is exercised.
@@ -41,6 +42,14 @@ export class FakeDiscord {
   readonly edited: { channelId: string; messageId: string; body: Record<string, unknown> }[] = [];
   readonly deleted: { channelId: string; messageId: string }[] = [];
   readonly botReactions: { channelId: string; messageId: string; emoji: string; removed: boolean }[] = [];
+  /** Webhooks by id (created with POST /channels/{id}/webhooks, or planted by a test). */
+  readonly webhooks = new Map<string, APIWebhook>();
+  /** Channels where the bot lacks MANAGE_WEBHOOKS: the webhook endpoints answer 403 (code 50013) there. */
+  readonly noManageWebhooks = new Set<string>();
+  /** Every message executed through a webhook (`threadId`: its ?thread_id=), and every edit and deletion through one. */
+  readonly webhookPosts: { webhookId: string; query: Record<string, string>; body: Record<string, unknown>; message: APIMessage; files: { filename: string; contentType: string; bytes: Uint8Array }[] }[] = [];
+  readonly webhookEdits: { webhookId: string; messageId: string; query: Record<string, string>; body: Record<string, unknown> }[] = [];
+  readonly webhookDeletes: { webhookId: string; messageId: string; query: Record<string, string> }[] = [];
   /** Files served at /attachments/{id}/{filename} (the CDN: no token), and how often each was downloaded. */
   private readonly files = new Map<string, { bytes: Uint8Array; contentType: string }>();
   readonly downloads = new Map<string, number>();
@@ -153,6 +162,12 @@ export class FakeDiscord {
     const hash = `a${this.snowflake()}`;
     this.files.set(`/avatars/${user.id}/${hash}.png`, { bytes: png, contentType: "image/png" });
     return { ...user, avatar: hash };
+  }
+
+  /** A custom emoji's image on the fake CDN (`/emojis/{id}.png`); the message text names it `<:name:id>`. */
+  customEmoji(id: string, png: Uint8Array): string {
+    this.files.set(`/emojis/${id}.png`, { bytes: png, contentType: "image/png" });
+    return `/emojis/${id}.png`;
   }
 
   /** A channel's new name or topic: CHANNEL_UPDATE, and what GET /channels/{id} answers from now on. */
@@ -303,6 +318,60 @@ export class FakeDiscord {
     return { body: JSON.parse(String(form.get("payload_json") ?? "{}")) as Record<string, unknown>, files };
   }
 
+  /**
+   * /webhooks/{id}/{token}: POST executes (`?wait=true` answers the message; `?thread_id=` posts in a thread of the
+   * webhook's channel), PATCH / DELETE .../messages/{id} edit or delete one of that webhook's messages. Like Discord,
+   * the message's author is the webhook with the username given, it carries `webhook_id`, and the gateway is told.
+   */
+  private async webhookRest(req: IncomingMessage, res: ServerResponse, raw: Buffer, webhookId: string, token: string, messageId: string | undefined): Promise<void> {
+    const reply = (status: number, body?: unknown) => {
+      res.writeHead(status, body === undefined ? {} : { "content-type": "application/json" });
+      res.end(body === undefined ? undefined : JSON.stringify(body));
+    };
+    const hook = this.webhooks.get(webhookId);
+    if (!hook || hook.token !== token) return reply(404, { message: "Unknown Webhook", code: 10015 });
+    const query = Object.fromEntries(new URL(req.url ?? "", "http://fake").searchParams);
+    const channelId = query["thread_id"] ?? hook.channel_id ?? "";
+    if (query["thread_id"] !== undefined && (this.channels.get(query["thread_id"]) as { parent_id?: string } | undefined)?.parent_id !== hook.channel_id) {
+      return reply(400, { message: "Unknown Channel", code: 10003 });
+    }
+    if (req.method === "POST" && messageId === undefined) {
+      const { body, files } = await this.messageBody(req, raw);
+      const author: APIUser = { id: hook.id, username: String(body["username"] ?? hook.name ?? "webhook"), discriminator: "0000", global_name: null, avatar: null, bot: true };
+      const message: APIMessage = {
+        ...this.message(channelId, author, typeof body["content"] === "string" ? body["content"] : "", []),
+        webhook_id: hook.id,
+        attachments: files.map((f) => this.attachment(f.filename, f.contentType, f.bytes)),
+      };
+      this.remember(message);
+      this.webhookPosts.push({ webhookId, query, body, message, files });
+      // Without ?wait=true Discord answers 204 and no message.
+      if (query["wait"] === "true") reply(200, message);
+      else reply(204);
+      this.dispatch("MESSAGE_CREATE", { ...message, ...this.guildOf(channelId) });
+      return;
+    }
+    const list = this.history.get(channelId) ?? [];
+    const at = list.findIndex((x) => x.id === messageId && x.webhook_id === webhookId);
+    if (messageId === undefined || at === -1) return reply(404, { message: "Unknown Message", code: 10008 });
+    if (req.method === "PATCH") {
+      const body = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
+      this.webhookEdits.push({ webhookId, messageId, query, body });
+      const edited = { ...list[at]!, content: typeof body["content"] === "string" ? body["content"] : list[at]!.content, edited_timestamp: new Date().toISOString() };
+      list[at] = edited;
+      reply(200, edited);
+      this.dispatch("MESSAGE_UPDATE", { ...edited, ...this.guildOf(channelId) });
+      return;
+    }
+    if (req.method === "DELETE") {
+      this.webhookDeletes.push({ webhookId, messageId, query });
+      reply(204);
+      this.deleteMessage(channelId, messageId);
+      return;
+    }
+    return reply(405, { message: "405: Method Not Allowed", code: 0 });
+  }
+
   private async rest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -319,6 +388,9 @@ export class FakeDiscord {
       return;
     }
     if (!path.startsWith("/api/v10/")) return reply(404, { message: "404: Not Found", code: 0 });
+    // Webhook execution needs no bot token: the webhook's own token is in the path.
+    const hookRoute = /^\/api\/v10\/webhooks\/(\d+)\/([^/]+)(?:\/messages\/(\d+))?$/.exec(path);
+    if (hookRoute) return this.webhookRest(req, res, Buffer.concat(chunks), hookRoute[1]!, decodeURIComponent(hookRoute[2]!), hookRoute[3]);
     if (req.headers.authorization !== `Bot ${this.botToken}`) return reply(401, { message: "401: Unauthorized", code: 0 });
     const route = path.slice("/api/v10".length);
     let m: RegExpExecArray | null;
@@ -343,6 +415,22 @@ export class FakeDiscord {
       const newer = (a: string, b: string) => BigInt(a) > BigInt(b);
       const page = after !== null ? all.filter((x) => newer(x.id, after)).slice(0, limit) : all.filter((x) => before === null || newer(before, x.id)).slice(-limit);
       return reply(200, [...page].reverse().map((x) => ({ ...x, ...this.guildOf(x.channel_id) })));
+    }
+    if ((m = /^\/channels\/(\d+)\/webhooks$/.exec(route)) && (req.method === "GET" || req.method === "POST")) {
+      const channelId = m[1]!;
+      const channel = this.channels.get(channelId);
+      if (!channel) return reply(404, { message: "Unknown Channel", code: 10003 });
+      if (this.noManageWebhooks.has(channelId) || !("guild_id" in channel) || !channel.guild_id) return reply(403, { message: "Missing Permissions", code: 50013 });
+      if (req.method === "GET") return reply(200, [...this.webhooks.values()].filter((w) => w.channel_id === channelId));
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { name?: string };
+      const id = this.snowflake();
+      const hook: APIWebhook = { id, type: 1, token: `hook-token-${id}`, name: body.name ?? null, avatar: null, channel_id: channelId, guild_id: channel.guild_id, application_id: this.bot.id, user: this.bot };
+      this.webhooks.set(id, hook);
+      return reply(200, hook);
+    }
+    if (req.method === "GET" && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(route))) {
+      const found = (this.history.get(m[1]!) ?? []).find((x) => x.id === m![2]);
+      return found ? reply(200, { ...found, ...this.guildOf(found.channel_id) }) : reply(404, { message: "Unknown Message", code: 10008 });
     }
     if (req.method === "POST" && (m = /^\/channels\/(\d+)\/typing$/.exec(route))) {
       this.typingCalls.push(m[1]!);

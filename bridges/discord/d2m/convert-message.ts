@@ -12,6 +12,21 @@ export interface D2mContext {
   cdnBaseUrl: string;
   channelName(discordId: string): string | undefined;
   roleName(discordId: string): string | undefined;
+  /** A custom emoji's uploaded image (mxc://), when the bridge has it: shown inline; else as `:name:`. */
+  emojiMxc(discordId: string): string | undefined;
+}
+
+/** A custom emoji used in a message: its image is at the CDN's `emojis/{id}.png` (`.gif` when animated). */
+export interface CustomEmoji {
+  id: string;
+  animated: boolean;
+}
+
+/** The custom emoji in a message's text (`<:name:id>`, `<a:name:id>`), each once. */
+export function customEmojis(text: string): CustomEmoji[] {
+  const found = new Map<string, CustomEmoji>();
+  for (const m of text.matchAll(/<(a?):\w+:(\d+)>/g)) found.set(m[2] ?? "", { id: m[2] ?? "", animated: m[1] === "a" });
+  return [...found.values()];
 }
 
 /**
@@ -83,6 +98,7 @@ export function messageContent(message: MessageText, ctx: D2mContext): MatrixMes
     },
     channelName: (id) => ctx.channelName(id),
     roleName: (id) => ctx.roleName(id),
+    emojiMxc: (id) => ctx.emojiMxc(id),
   };
   // Link unfurls (type link, image, article ...) are Discord's previews, not content: only bots' rich embeds count.
   const embeds = (message.embeds ?? []).filter((e) => e.type === undefined || e.type === "rich").map(embedMarkdown);

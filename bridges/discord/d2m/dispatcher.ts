@@ -4,7 +4,7 @@ import type { PortalKey } from "../../core/ids";
 import type { RemoteEventResult } from "../../core/portal-object";
 import type { RemoteChange, RemoteEvent } from "../../core/network";
 import { Channel, GuildCreate, MessageCreate, MessageDelete, MessageReaction, MessageUpdate, TypingStart } from "../gateway/payloads";
-import { type ChannelRoute, type D2mContext, hasContent, remoteDeletion, remoteEdit, remoteMessage, remoteReaction, remoteTyping } from "./convert-message";
+import { type ChannelRoute, type CustomEmoji, type D2mContext, customEmojis, hasContent, remoteDeletion, remoteEdit, remoteMessage, remoteReaction, remoteTyping } from "./convert-message";
 
 /** What the dispatcher's actions may do: all I/O is here, injected (tests pass fakes). */
 export interface DispatchContext {
@@ -25,6 +25,8 @@ export interface DispatchContext {
   learnChannel(channel: z.infer<typeof Channel>): void;
   /** A bridged channel's name, topic or icon changed: its portal re-reads them. */
   syncChat(key: PortalKey): Promise<void>;
+  /** Uploads the images of custom emoji not uploaded yet (once each), so the converter shows them inline. */
+  ensureEmojis(emojis: CustomEmoji[]): Promise<void>;
 }
 
 type Handler = (ctx: DispatchContext, data: unknown) => Promise<void>;
@@ -35,6 +37,7 @@ async function messageCreate(ctx: DispatchContext, data: unknown): Promise<void>
   if (!hasContent(message)) return;
   const route = await ctx.route(message.channel_id);
   if (route === null) return;
+  await ctx.ensureEmojis(customEmojis(message.content));
   const event = remoteMessage(message, route, ctx.convert);
   const result = await ctx.toPortal(event);
   ctx.rememberPortal(result.roomId, event.portalKey);
@@ -44,6 +47,7 @@ async function messageCreate(ctx: DispatchContext, data: unknown): Promise<void>
 async function messageUpdate(ctx: DispatchContext, data: unknown): Promise<void> {
   const update = MessageUpdate.parse(data);
   const route = await ctx.route(update.channel_id);
+  if (route !== null) await ctx.ensureEmojis(customEmojis(update.content ?? ""));
   const edit = route && remoteEdit(update, route, ctx.convert);
   if (edit) await ctx.toPortalChange(edit);
 }

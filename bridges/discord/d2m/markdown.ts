@@ -1,7 +1,8 @@
 /**
  * Discord markdown to Matrix HTML (d2m), pure. Covers what Discord users type most: **bold**, *italics* / _italics_,
  * __underline__, ~~strike~~, `code`, ```code blocks```, masked [links](url), bare links, <@user> mentions, <#channel>
- * and <@&role> mentions (as `#name` / `@name` text), custom emoji (<:name:id> as `:name:` text), ||spoilers||,
+ * and <@&role> mentions (as `#name` / `@name` text), custom emoji (<:name:id> as an inline image when it was uploaded,
+ * else `:name:` text), ||spoilers||,
  * backslash escapes, and at the start of a line: `> ` / `>>> ` block quotes, `#` to `###` headings, `- ` / `* ` and
  * `1. ` lists. Delimiters match their nearest closer (no backtracking): good for everyday messages.
  */
@@ -14,6 +15,8 @@ export interface MentionResolver {
   /** A channel's and a role's name, when the bridge knows them (else the id is shown). */
   channelName(discordId: string): string | undefined;
   roleName(discordId: string): string | undefined;
+  /** A custom emoji's image in the media repository (mxc://), when the bridge has uploaded it. */
+  emojiMxc(discordId: string): string | undefined;
 }
 
 export interface RenderedMarkdown {
@@ -29,7 +32,7 @@ export function escapeHtml(text: string): string {
 
 const MENTION = /^<@!?(\d+)>/;
 /** `<#channel>`, `<@&role>` and custom emoji `<:name:id>` / `<a:name:id>`: shown as text, in body and HTML alike. */
-const TEXT_TOKEN = /<#(\d+)>|<@&(\d+)>|<a?:(\w+):\d+>/;
+const TEXT_TOKEN = /<#(\d+)>|<@&(\d+)>|<a?:(\w+):(\d+)>/;
 const TEXT_TOKENS = new RegExp(TEXT_TOKEN.source, "g");
 const TEXT_TOKEN_AT_START = new RegExp(`^(?:${TEXT_TOKEN.source})`);
 
@@ -156,7 +159,9 @@ function renderHtml(src: string, mentions: MentionResolver): string {
       continue;
     }
     if ((m = TEXT_TOKEN_AT_START.exec(rest))) {
-      out += escapeHtml(tokenText(mentions, m[1], m[2], m[3]));
+      const image = m[3] !== undefined && m[4] !== undefined ? mentions.emojiMxc(m[4]) : undefined;
+      // A custom emoji as an inline image (the emoticon convention clients render at text height).
+      out += image !== undefined ? `<img data-mx-emoticon src="${escapeHtml(image)}" alt=":${m[3]}:" title=":${m[3]}:" height="32">` : escapeHtml(tokenText(mentions, m[1], m[2], m[3]));
       i += m[0].length;
       continue;
     }

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { GatewayCloseCodes, GatewayIntentBits, GatewayOpcodes } from "discord-api-types/gateway/v10";
-import type { z } from "zod";
+import { z } from "zod";
 import { type PortalKey, portalKey, remoteUserId } from "../../core/ids";
 import { homeserverFetch } from "../../core/matrix/homeserver";
 import { MatrixIntent } from "../../core/matrix/intent";
@@ -8,14 +8,20 @@ import { portalStub } from "../../core/portals";
 import { openToken, sealToken } from "../../core/secrets";
 import { DM_CHANNEL_TYPES, THREAD_CHANNEL_TYPES } from "../channel-types";
 import { DISCORD_NETWORK_ID, type DiscordConfig, ghostLocalpart, loadDiscordConfig } from "../config";
-import { type ChannelRoute, type D2mContext, channelRoute } from "../d2m/convert-message";
+import { type ChannelRoute, type CustomEmoji, type D2mContext, channelRoute } from "../d2m/convert-message";
+import { readCapped } from "../../core/download";
 import { type DispatchContext, dispatch } from "../d2m/dispatcher";
 import { type DiscordBridgeControl, runDiscordCommand } from "../management";
 import { type ApiChannel, type ApiUser, DiscordApiError, DiscordRest } from "../rest";
 import { type Channel, GatewayFrame, type GuildCreate, Hello, Ready } from "./payloads";
 import { MetaTable, ensureSchema } from "../../../homeserver/src/util/durable-sqlite";
+import type { ChannelWebhook, WebhookSender } from "../network-api";
+import { publicAvatarUrl } from "../public-media";
 
-const SCHEMA_VERSION = 3;
+/** What a webhook shows of the person: their m.room.member content. */
+const MemberContent = z.object({ displayname: z.string().nullish(), avatar_url: z.string().nullish() });
+
+const SCHEMA_VERSION = 4;
 /** What the bridge needs: guild and DM messages with their content (a privileged intent: enable it for the bot). */
 const INTENTS =
   GatewayIntentBits.Guilds |
@@ -26,6 +32,10 @@ const INTENTS =
   GatewayIntentBits.DirectMessageReactions |
   GatewayIntentBits.DirectMessageTyping |
   GatewayIntentBits.MessageContent;
+/** Largest custom emoji image uploaded (Discord's own limit is 256 KiB). */
+const MAX_EMOJI_BYTES = 1024 * 1024;
+/** How long a channel found without a usable webhook (a DM, no MANAGE_WEBHOOKS) is not asked again. */
+const NO_WEBHOOK_RECHECK_MS = 60 * 60_000;
 /** The watchdog alarm while there is no connection to beat on: reconnects (resuming) a dropped gateway. */
 const WATCHDOG_MS = 30_000;
 const RECONNECT_SOON_MS = 1_000;
@@ -110,6 +120,9 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
         CREATE TABLE IF NOT EXISTS bridged_channels (channel_id TEXT PRIMARY KEY);
         CREATE TABLE IF NOT EXISTS channels (id TEXT PRIMARY KEY, type INTEGER NOT NULL, parent_id TEXT, name TEXT);
         CREATE TABLE IF NOT EXISTS roles (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS webhooks (
+          channel_id TEXT PRIMARY KEY, webhook_id TEXT, token_sealed TEXT, guild_id TEXT, checked_at INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS emojis (id TEXT PRIMARY KEY, mxc TEXT NOT NULL);
       `);
     });
   }
@@ -178,6 +191,53 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
     if ((await this.botToken()) === null) await this.ctx.storage.deleteAlarm();
     else await this.ensureConnected();
     return had;
+  }
+
+  // ---- webhooks: the person's messages in guild channels ----
+
+  /** The channel's webhook (its token opened), "none" when recently found unusable, null when never looked up. */
+  async webhook(channelId: string): Promise<ChannelWebhook | "none" | null> {
+    const row = this.sql
+      .exec<{ webhook_id: string | null; token_sealed: string | null; guild_id: string | null; checked_at: number }>(
+        "SELECT webhook_id, token_sealed, guild_id, checked_at FROM webhooks WHERE channel_id = ?",
+        channelId,
+      )
+      .toArray()[0];
+    if (row === undefined) return null;
+    if (row.webhook_id === null || row.token_sealed === null || row.guild_id === null) return Date.now() - row.checked_at < NO_WEBHOOK_RECHECK_MS ? "none" : null;
+    return { id: row.webhook_id, token: await openToken(this.env, row.token_sealed), guildId: row.guild_id };
+  }
+
+  /** Stores a channel's webhook, its token sealed like the bot token (it lets anyone post in the channel). */
+  async saveWebhook(channelId: string, hook: ChannelWebhook | null): Promise<void> {
+    const sealed = hook === null ? null : await sealToken(this.env, hook.token);
+    this.sql.exec(
+      `INSERT INTO webhooks (channel_id, webhook_id, token_sealed, guild_id, checked_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (channel_id) DO UPDATE SET webhook_id = excluded.webhook_id, token_sealed = excluded.token_sealed,
+         guild_id = excluded.guild_id, checked_at = excluded.checked_at`,
+      channelId,
+      hook?.id ?? null,
+      sealed,
+      hook?.guildId ?? null,
+      Date.now(),
+    );
+  }
+
+  /**
+   * The person as a webhook shows them: their display name in the room (m.room.member, read as the bot), and their
+   * avatar at a public URL the bridge serves (the homeserver's own media is authenticated).
+   */
+  async webhookSender(roomId: string, userId: string): Promise<WebhookSender> {
+    const config = this.config();
+    if (!config) return {};
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(userId)}`;
+    const url = new URL(path, this.env.PUBLIC_BASEURL);
+    url.searchParams.set("user_id", `@${config.identity.botLocalpart}:${config.identity.serverName}`);
+    const res = await homeserverFetch(this.ctx)(new Request(url, { headers: { authorization: `Bearer ${config.identity.asToken}` } }));
+    const member = MemberContent.safeParse(res.ok ? await res.json() : null);
+    if (!member.success) return {};
+    const avatarUrl = await publicAvatarUrl(this.env, member.data.avatar_url ?? undefined);
+    return { ...(member.data.displayname ? { displayName: member.data.displayname } : {}), ...(avatarUrl !== undefined ? { avatarUrl } : {}) };
   }
 
   // ---- management rooms ----
@@ -298,10 +358,19 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
     for (const role of guild.roles) this.sql.exec("INSERT INTO roles (id, name) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name", role.id, role.name);
   }
 
-  /** Channel and role names for mentions in messages read from the history (the network API asks). */
-  names(channelIds: string[], roleIds: string[]): { channels: Record<string, string>; roles: Record<string, string> } {
+  /**
+   * Channel and role names for mentions in messages read from the history (the network API asks), and the images of
+   * their custom emoji (uploaded first when new).
+   */
+  async names(
+    channelIds: string[],
+    roleIds: string[],
+    emojis: CustomEmoji[],
+  ): Promise<{ channels: Record<string, string>; roles: Record<string, string>; emojis: Record<string, string> }> {
+    await this.ensureEmojis(emojis);
     const channels: Record<string, string> = {};
     const roles: Record<string, string> = {};
+    const images: Record<string, string> = {};
     for (const id of channelIds) {
       const name = this.knownChannel(id)?.name;
       if (name) channels[id] = name;
@@ -310,7 +379,42 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
       const name = this.roleName(id);
       if (name !== undefined) roles[id] = name;
     }
-    return { channels, roles };
+    for (const { id } of emojis) {
+      const mxc = this.emojiMxc(id);
+      if (mxc !== undefined) images[id] = mxc;
+    }
+    return { channels, roles, emojis: images };
+  }
+
+  private emojiMxc(id: string): string | undefined {
+    return this.sql.exec<{ mxc: string }>("SELECT mxc FROM emojis WHERE id = ?", id).toArray()[0]?.mxc;
+  }
+
+  /**
+   * Custom emoji images from the CDN into the media repository (as the bot), once per emoji; one that cannot be
+   * fetched stays `:name:` text (logged) and is tried again the next time it is used.
+   */
+  private async ensureEmojis(emojis: CustomEmoji[]): Promise<void> {
+    const config = this.config();
+    if (!config) return;
+    const { identity } = config;
+    const intent = new MatrixIntent(homeserverFetch(this.ctx), this.env.PUBLIC_BASEURL, identity.asToken);
+    for (const { id, animated } of emojis) {
+      if (this.emojiMxc(id) !== undefined) continue;
+      const filename = `${id}.${animated ? "gif" : "png"}`;
+      try {
+        const res = await fetch(`${config.cdnBaseUrl}/emojis/${filename}`);
+        if (!res.ok) {
+          await res.body?.cancel();
+          throw new Error(`the CDN answered ${res.status}`);
+        }
+        const type = res.headers.get("content-type") ?? (animated ? "image/gif" : "image/png");
+        const mxc = await intent.upload(`@${identity.botLocalpart}:${identity.serverName}`, await readCapped(res, MAX_EMOJI_BYTES), type, filename);
+        this.sql.exec("INSERT INTO emojis (id, mxc) VALUES (?, ?) ON CONFLICT DO NOTHING", id, mxc);
+      } catch (err) {
+        console.warn(`discord emoji ${id} not uploaded: ${(err as Error).message}`);
+      }
+    }
   }
 
   private roleName(id: string): string | undefined {
@@ -606,6 +710,7 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
       cdnBaseUrl: config?.cdnBaseUrl ?? "",
       channelName: (id) => this.knownChannel(id)?.name ?? undefined,
       roleName: (id) => this.roleName(id),
+      emojiMxc: (id) => this.emojiMxc(id),
     };
   }
 
@@ -621,6 +726,7 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
       learnGuild: (guild) => this.learnGuild(guild),
       learnChannel: (channel) => this.learnChannel(channel),
       syncChat: async (key) => void (await this.syncChat(key)),
+      ensureEmojis: (emojis) => this.ensureEmojis(emojis),
     };
   }
 

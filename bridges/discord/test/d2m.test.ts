@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { portalKey } from "../../core/ids";
-import { type D2mContext, channelRoute, messageContent, remoteMessage, splitMessageId } from "../d2m/convert-message";
+import { type D2mContext, channelRoute, customEmojis, messageContent, remoteMessage, splitMessageId } from "../d2m/convert-message";
 import { MessageCreate } from "../gateway/payloads";
 import * as fixtures from "./fixtures/messages";
 
@@ -9,6 +9,7 @@ const ctx: D2mContext = {
   cdnBaseUrl: "https://cdn.test",
   channelName: (id) => (id === "222" ? "general" : undefined),
   roleName: (id) => (id === "333" ? "moderators" : undefined),
+  emojiMxc: (id) => (id === "1099" ? "mxc://example.org/blobcat" : undefined),
 };
 const convert = (fixture: unknown) => messageContent(MessageCreate.parse(fixture), ctx);
 
@@ -58,12 +59,18 @@ describe("d2m: Discord message to Matrix content", () => {
     });
   });
 
-  it("channel and role mentions and custom emoji as text; @everyone pings the room", () => {
+  it("channel and role mentions as text, an uploaded custom emoji as an inline image (else text); @everyone pings the room", () => {
     expect(convert(fixtures.everyone)).toEqual({
       msgtype: "m.text",
       body: "@everyone see #general and #444, ask @moderators :blobcat: :party:",
+      format: "org.matrix.custom.html",
+      formatted_body: '@everyone see #general and #444, ask @moderators <img data-mx-emoticon src="mxc://example.org/blobcat" alt=":blobcat:" title=":blobcat:" height="32"> :party:',
       "m.mentions": { room: true },
     });
+    expect(customEmojis(fixtures.everyone.content + " <:blobcat:1099>")).toEqual([
+      { id: "1099", animated: false },
+      { id: "1100", animated: true },
+    ]);
   });
 
   it("a bot's rich embed as readable text (title linked, description, fields, footer); link previews are left out", () => {

@@ -10,8 +10,19 @@ function recordingContext() {
   const remembered: [string, PortalKey][] = [];
   const changes: RemoteChange[] = [];
   const learned: string[] = [];
+  /** Custom emoji "uploaded" by ensureEmojis: the converter then shows them inline. */
+  const emojis = new Map<string, string>();
   const ctx: DispatchContext = {
-    convert: { ghostUserId: (id) => `@_discord_${id}:example.org`, cdnBaseUrl: "https://cdn.test", channelName: () => undefined, roleName: () => undefined },
+    convert: {
+      ghostUserId: (id) => `@_discord_${id}:example.org`,
+      cdnBaseUrl: "https://cdn.test",
+      channelName: () => undefined,
+      roleName: () => undefined,
+      emojiMxc: (id) => emojis.get(id),
+    },
+    ensureEmojis: async (list) => {
+      for (const e of list) emojis.set(e.id, `mxc://example.org/emoji-${e.id}${e.animated ? "-animated" : ""}`);
+    },
     // Channel 3 is not bridged; thread 8 belongs to channel 1; every other channel is bridged.
     route: async (channelId) => (channelId === "3" ? null : channelId === "8" ? { portalKey: portalKey("1"), threadId: "8" } : { portalKey: portalKey(channelId) }),
     learnGuild: (guild) => void learned.push(`guild ${guild.id}: ${guild.channels.map((c) => c.id).join(",")}`),
@@ -30,6 +41,17 @@ function recordingContext() {
 }
 
 describe("d2m dispatcher", () => {
+  it("MESSAGE_CREATE with custom emoji: their images are uploaded first, then shown inline", async () => {
+    const { ctx, toPortal } = recordingContext();
+    await dispatch(ctx, "MESSAGE_CREATE", { ...fixtures.plain, content: "nice <a:party:1100>" });
+    expect(toPortal[0]?.content).toEqual({
+      msgtype: "m.text",
+      body: "nice :party:",
+      format: "org.matrix.custom.html",
+      formatted_body: 'nice <img data-mx-emoticon src="mxc://example.org/emoji-1100-animated" alt=":party:" title=":party:" height="32">',
+    });
+  });
+
   it("MESSAGE_CREATE goes to its channel's portal, converted, and the room is remembered", async () => {
     const { ctx, toPortal, remembered } = recordingContext();
     await dispatch(ctx, "MESSAGE_CREATE", fixtures.bold);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { matrixToDiscord } from "../m2d/convert-message";
 import { discordIdOfGhost } from "../network-api";
+import { messageLink, replyQuote, webhookUsername } from "../m2d/webhook";
 
 const ghosts = (userId: string) => discordIdOfGhost(userId, "example.org");
 const html = (formatted_body: string, body = "(fallback)") => ({ msgtype: "m.text" as const, body, format: "org.matrix.custom.html" as const, formatted_body });
@@ -54,5 +55,22 @@ describe("m2d: Matrix message to Discord content", () => {
     expect(discordIdOfGhost("@_discord_123:example.org", "example.org")).toBe("123");
     expect(discordIdOfGhost("@_discord_123:other.org", "example.org")).toBeUndefined();
     expect(discordIdOfGhost("@_discord_bot:example.org", "example.org")).toBeUndefined();
+  });
+});
+
+describe("m2d: the webhook's view of the person", () => {
+  it("a display name as a webhook username: refused words broken, at most 80 characters, the user id when there is none", () => {
+    expect(webhookUsername("Clyde from Discord", "@a:x")).toBe("C\u200blyde from D\u200biscord");
+    expect(webhookUsername("  ", "@a:x")).toBe("@a:x");
+    expect(webhookUsername(undefined, "@a:x")).toBe("@a:x");
+    expect(webhookUsername("Here", "@a:x")).toBe("Here\u200b");
+    expect([...webhookUsername("é".repeat(100), "@a:x")]).toHaveLength(80);
+  });
+
+  it("a reply as a quoted jump link, the author's name escaped; without a name, just the link", () => {
+    const link = messageLink("9", "1", "79");
+    expect(link).toBe("https://discord.com/channels/9/1/79");
+    expect(replyQuote("*star* [x]", link)).toBe("> [reply to @\\*star\\* \\[x\\]](https://discord.com/channels/9/1/79)\n");
+    expect(replyQuote(undefined, link)).toBe("> [reply](https://discord.com/channels/9/1/79)\n");
   });
 });

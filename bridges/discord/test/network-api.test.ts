@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { portalKey, remoteMessageId } from "../../core/ids";
 import type { DiscordConfig } from "../config";
 import { ghostLocalpart } from "../config";
-import { DiscordNetworkApi } from "../network-api";
+import { type ChannelWebhook, type DiscordLoginSource, DiscordNetworkApi } from "../network-api";
 import * as fixtures from "./fixtures/messages";
 
 const config: DiscordConfig = {
@@ -23,15 +23,25 @@ const config: DiscordConfig = {
 
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
-/** A fake Discord answering by "METHOD path" (query included), recording every call with its body. */
-function fakeDiscord(routes: Record<string, () => Response>) {
+/**
+ * A fake Discord answering by "METHOD path" (query included), recording every call with its body. The login's
+ * webhook store: `webhooks` when given (a test of the webhook way), else every channel is known to have none.
+ */
+function fakeDiscord(routes: Record<string, () => Response>, webhooks?: Map<string, ChannelWebhook | null>) {
   const calls: { route: string; body: BodyInit | null | undefined }[] = [];
   const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const route = `${init?.method ?? "GET"} ${String(input).replace("https://d.test", "")}`;
     calls.push({ route, body: init?.body });
     return routes[route]?.() ?? json({ message: "Unknown", code: 10003 }, 404);
   }) as typeof fetch;
-  const api = new DiscordNetworkApi(config, { botToken: async () => "tok", names: async () => ({ channels: { "222": "general" }, roles: {} }) }, fetcher);
+  const login: DiscordLoginSource = {
+    botToken: async () => "tok",
+    names: async () => ({ channels: { "222": "general" }, roles: {}, emojis: {} }),
+    webhook: async (channelId) => (webhooks === undefined ? "none" : webhooks.has(channelId) ? (webhooks.get(channelId) ?? "none") : null),
+    saveWebhook: async (channelId, hook) => void webhooks?.set(channelId, hook),
+    webhookSender: async (_roomId, userId) => (userId === "@me:example.org" ? { displayName: "Me, from Discord land", avatarUrl: "https://hs.test/avatar/me" } : {}),
+  };
+  const api = new DiscordNetworkApi(config, login, fetcher);
   return { api, calls };
 }
 
@@ -115,5 +125,101 @@ describe("the Discord network API", () => {
     await api.handleMatrixTyping(portalKey("1"), true);
     await api.handleMatrixTyping(portalKey("1"), false);
     expect(calls.map((c) => c.route)).toEqual(["POST /channels/1/typing"]);
+  });
+
+  it("in a guild channel: a webhook found or made once, executed as the person (name, avatar); a reply as a quoted link; edits and deletions through it", async () => {
+    const hooks = new Map<string, ChannelWebhook | null>();
+    const { api, calls } = fakeDiscord(
+      {
+        "GET /channels/1": () => json({ id: "1", type: 0, guild_id: "9", name: "general" }),
+        // Another app's webhook of the same name is not ours.
+        "GET /channels/1/webhooks": () => json([{ id: "3", type: 1, token: "theirs", name: "Matrix bridge", user: { id: "77" } }]),
+        "GET /users/@me": () => json({ id: "5", username: "bridge", bot: true }),
+        "POST /channels/1/webhooks": () => json({ id: "4", type: 1, token: "secret", name: "Matrix bridge", channel_id: "1", guild_id: "9" }),
+        "POST /webhooks/4/secret?wait=true": sent("80", "1"),
+        "GET /channels/1/messages/79": () => json({ ...fixtures.plain, id: "79", channel_id: "1", member: { nick: "[Cadence]" } }),
+        "GET /channels/50": () => json({ id: "50", type: 11, parent_id: "1" }),
+        "POST /webhooks/4/secret?wait=true&thread_id=50": sent("81", "50"),
+        "PATCH /webhooks/4/secret/messages/80": sent("80", "1"),
+        "DELETE /webhooks/4/secret/messages/81?thread_id=50": () => new Response(null, { status: 204 }),
+      },
+      hooks,
+    );
+    const text = (body: string, extra: object = {}) => ({ eventId: "$m", roomId: "!r", sender: "@me:example.org", content: { msgtype: "m.text" as const, body }, ...extra });
+    expect(await api.handleMatrixMessage(portalKey("1"), text("hi"))).toEqual({ messageId: "80" });
+    expect(hooks.get("1")).toEqual({ id: "4", token: "secret", guildId: "9" });
+    expect(JSON.parse(String(calls[4]!.body))).toEqual({
+      content: "hi",
+      // Discord refuses "discord" in a webhook's username.
+      username: "Me, from D\u200biscord land",
+      avatar_url: "https://hs.test/avatar/me",
+      allowed_mentions: { parse: [], users: [] },
+    });
+    await api.handleMatrixMessage(portalKey("1"), text("yes", { replyTo: remoteMessageId("79") }));
+    expect(JSON.parse(String(calls[6]!.body))).toMatchObject({ content: "> [reply to @\\[Cadence\\]](https://discord.com/channels/9/1/79)\nyes" });
+    expect(await api.handleMatrixMessage(portalKey("1"), text("threaded", { threadRoot: remoteMessageId("50") }))).toEqual({ messageId: "50/81" });
+    await api.handleMatrixEdit(portalKey("1"), remoteMessageId("80"), text("hi!"));
+    await api.handleMatrixRedaction(portalKey("1"), remoteMessageId("50/81"));
+    expect(calls.map((c) => c.route)).toEqual([
+      "GET /channels/1",
+      "GET /channels/1/webhooks",
+      "GET /users/@me",
+      "POST /channels/1/webhooks",
+      "POST /webhooks/4/secret?wait=true",
+      "GET /channels/1/messages/79",
+      "POST /webhooks/4/secret?wait=true",
+      "GET /channels/50",
+      "POST /webhooks/4/secret?wait=true&thread_id=50",
+      "PATCH /webhooks/4/secret/messages/80",
+      "DELETE /webhooks/4/secret/messages/81?thread_id=50",
+    ]);
+  });
+
+  it("without MANAGE_WEBHOOKS (403, code 50013) the bot sends, remembering there is no webhook; a message the webhook did not send is edited as the bot's", async () => {
+    const hooks = new Map<string, ChannelWebhook | null>();
+    const { api, calls } = fakeDiscord(
+      {
+        "GET /channels/1": () => json({ id: "1", type: 0, guild_id: "9", name: "general" }),
+        "GET /channels/1/webhooks": () => json({ message: "Missing Permissions", code: 50013 }, 403),
+        "GET /users/@me": () => json({ id: "5", username: "bridge", bot: true }),
+        "POST /channels/1/messages": sent("90", "1"),
+      },
+      hooks,
+    );
+    const text = { eventId: "$m", roomId: "!r", sender: "@me:example.org", content: { msgtype: "m.text" as const, body: "hi" }, replyTo: remoteMessageId("89") };
+    expect(await api.handleMatrixMessage(portalKey("1"), text)).toEqual({ messageId: "90" });
+    expect(hooks.get("1")).toBeNull();
+    expect(calls.at(-1)!.route).toBe("POST /channels/1/messages");
+    expect(JSON.parse(String(calls.at(-1)!.body))).toMatchObject({ message_reference: { message_id: "89" }, allowed_mentions: { replied_user: true } });
+
+    const withHook = fakeDiscord({ "PATCH /webhooks/4/secret/messages/90": () => json({ message: "Unknown Message", code: 10008 }, 404), "PATCH /channels/1/messages/90": sent("90", "1") }, new Map([["1", { id: "4", token: "secret", guildId: "9" }]]));
+    await withHook.api.handleMatrixEdit(portalKey("1"), remoteMessageId("90"), { ...text, content: { msgtype: "m.text", body: "hi!" } });
+    expect(withHook.calls.map((c) => c.route)).toEqual(["PATCH /webhooks/4/secret/messages/90", "PATCH /channels/1/messages/90"]);
+  });
+
+  it("a webhook deleted on Discord (10015) is replaced once, and the message still goes", async () => {
+    const hooks = new Map<string, ChannelWebhook | null>([["1", { id: "4", token: "old", guildId: "9" }]]);
+    const { api, calls } = fakeDiscord(
+      {
+        "POST /webhooks/4/old?wait=true": () => json({ message: "Unknown Webhook", code: 10015 }, 404),
+        "GET /channels/1": () => json({ id: "1", type: 0, guild_id: "9", name: "general" }),
+        "GET /channels/1/webhooks": () => json([]),
+        "GET /users/@me": () => json({ id: "5", username: "bridge", bot: true }),
+        "POST /channels/1/webhooks": () => json({ id: "6", type: 1, token: "new", name: "Matrix bridge", channel_id: "1", guild_id: "9" }),
+        "POST /webhooks/6/new?wait=true": sent("95", "1"),
+      },
+      hooks,
+    );
+    const text = { eventId: "$m", roomId: "!r", sender: "@me:example.org", content: { msgtype: "m.text" as const, body: "still here" } };
+    expect(await api.handleMatrixMessage(portalKey("1"), text)).toEqual({ messageId: "95" });
+    expect(hooks.get("1")).toEqual({ id: "6", token: "new", guildId: "9" });
+    expect(calls.map((c) => c.route)).toEqual([
+      "POST /webhooks/4/old?wait=true",
+      "GET /channels/1",
+      "GET /channels/1/webhooks",
+      "GET /users/@me",
+      "POST /channels/1/webhooks",
+      "POST /webhooks/6/new?wait=true",
+    ]);
   });
 });
