@@ -11,10 +11,15 @@ type SecretEnv = Pick<Env, "BRIDGE_SECRET_KEY">;
 
 let derived: { secret: string; key: Promise<CryptoKey> } | null = null;
 
+/** Whether tokens can be sealed here: BRIDGE_SECRET_KEY is set and long enough. */
+export function canSealTokens(env: SecretEnv): boolean {
+  return (env.BRIDGE_SECRET_KEY?.length ?? 0) >= MIN_SECRET_LENGTH;
+}
+
 /** The AES-256-GCM key derived (HKDF-SHA256) from the Worker secret; derived once per secret value. */
 function sealingKey(env: SecretEnv): Promise<CryptoKey> {
   const secret = env.BRIDGE_SECRET_KEY;
-  if (secret === undefined || secret.length < MIN_SECRET_LENGTH) {
+  if (secret === undefined || !canSealTokens(env)) {
     throw new Error(`BRIDGE_SECRET_KEY is ${secret === undefined ? "not set" : "too short"}: set a Worker secret of at least ${MIN_SECRET_LENGTH} characters`);
   }
   if (derived?.secret !== secret) {

@@ -5,7 +5,7 @@ import { type PortalKey, portalKey, remoteUserId } from "../../core/ids";
 import { homeserverFetch } from "../../core/matrix/homeserver";
 import { MatrixIntent } from "../../core/matrix/intent";
 import { portalStub } from "../../core/portals";
-import { openToken, sealToken } from "../../core/secrets";
+import { canSealTokens, openToken, sealToken } from "../../core/secrets";
 import { DM_CHANNEL_TYPES, THREAD_CHANNEL_TYPES } from "../channel-types";
 import { DISCORD_NETWORK_ID, type DiscordConfig, ghostLocalpart, loadDiscordConfig } from "../config";
 import { type ChannelRoute, type CustomEmoji, type D2mContext, channelRoute } from "../d2m/convert-message";
@@ -197,6 +197,8 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
 
   /** The channel's webhook (its token opened), "none" when recently found unusable, null when never looked up. */
   async webhook(channelId: string): Promise<ChannelWebhook | "none" | null> {
+    // A webhook's token lets anyone post in the channel: without BRIDGE_SECRET_KEY to seal it, the bot posts.
+    if (!canSealTokens(this.env)) return "none";
     const row = this.sql
       .exec<{ webhook_id: string | null; token_sealed: string | null; guild_id: string | null; checked_at: number }>(
         "SELECT webhook_id, token_sealed, guild_id, checked_at FROM webhooks WHERE channel_id = ?",
