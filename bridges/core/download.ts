@@ -1,4 +1,5 @@
 // Reading a file download (remote attachments and avatars, Matrix media) into memory with a size cap.
+import { readStreamCapped } from "../../homeserver/src/util/read-stream";
 
 /** The file is bigger than the bridge will carry: nothing was read past the cap. */
 export class TooLargeError extends Error {}
@@ -11,24 +12,6 @@ export async function readCapped(res: Response, maxBytes: number): Promise<Array
     throw new TooLargeError(`${declared} bytes is over the ${maxBytes}-byte limit`);
   }
   if (res.body === null) return new ArrayBuffer(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new TooLargeError(`more than ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return bytes.buffer;
+  const bytes = await readStreamCapped(res.body, maxBytes, () => new TooLargeError(`more than ${maxBytes} bytes`));
+  return bytes.buffer as ArrayBuffer;
 }

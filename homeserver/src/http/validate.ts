@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { MatrixError, badJson, invalidParam, missingParam } from "./errors";
 import type { AppEnv } from "./types";
+import { readStreamCapped } from "../util/read-stream";
 
 /** Reads the request body as text, refusing anything over the configured limit (counted on bytes received). */
 export async function readCappedText(c: Context<AppEnv>): Promise<string> {
@@ -10,25 +11,7 @@ export async function readCappedText(c: Context<AppEnv>): Promise<string> {
   if (declared > limit) throw tooLarge(limit);
   const body = c.req.raw.body;
   if (!body) return "";
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    received += value.byteLength;
-    if (received > limit) {
-      await reader.cancel();
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(received);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readStreamCapped(body, limit, () => tooLarge(limit));
   return new TextDecoder().decode(bytes);
 }
 
