@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type APIDMChannel, type APIUser, ChannelType } from "discord-api-types/v10";
-import { EventType, type MatrixClient, type MatrixEvent, MsgType, RelationType, type Room, createClient } from "matrix-js-sdk";
+import { EventType, type MatrixClient, type MatrixEvent, MsgType, RelationType, createClient } from "matrix-js-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeDiscord } from "./fake-discord";
+import { bridgeRegistration, messages, ofType, relation, waiters } from "./bridge-support";
 import { syncUntilPrepared } from "./client";
 import { freePort } from "./global-setup";
 // @ts-expect-error: plain ESM helper shared with `npm start` and the benchmark
@@ -29,46 +30,13 @@ const alice: APIUser = { id: "310000000000000042", username: "alice", discrimina
 
 let discord: FakeDiscord;
 let worker: { child: unknown; baseUrl: string; output(): string };
+const { waitFor, waitForAsync } = waiters(() => worker.output());
 let persistTo: string;
 let person: MatrixClient;
 
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- worker output ---\n${worker.output().slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
-/** waitFor with an asynchronous probe (e.g. a request to the Worker). */
-async function waitForAsync(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- worker output ---\n${worker.output().slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
-function registration(port: number): string {
-  return JSON.stringify([
-    {
-      id: "discord",
-      url: `http://127.0.0.1:${port}/_bridges/discord`,
-      as_token: "${DISCORD_AS_TOKEN}",
-      hs_token: "${DISCORD_HS_TOKEN}",
-      sender_localpart: "_discord_bot",
-      rate_limited: false,
-      receive_ephemeral: true,
-      namespaces: { users: [{ exclusive: true, regex: "@_discord_.*:localhost" }] },
-    },
-  ]);
-}
 
-const ofType = (room: Room, type: string): MatrixEvent[] => room.getLiveTimeline().getEvents().filter((e) => e.getType() === type);
-const relation = (e: MatrixEvent): Record<string, unknown> => (e.getWireContent()["m.relates_to"] ?? {}) as Record<string, unknown>;
-const messages = (room: Room): MatrixEvent[] => room.getLiveTimeline().getEvents().filter((e) => e.getType() === "m.room.message");
 const BOT = "@_discord_bot:localhost";
 
 /** Every m.room.message body of a room, oldest first, read with /messages (the SDK's live timeline has gaps). */
@@ -134,7 +102,7 @@ beforeAll(async () => {
       SERVER_NAME: "localhost",
       PUBLIC_BASEURL: `http://127.0.0.1:${port}/`,
       APPSERVICE_RETRY_MAX_MS: "1000",
-      APPSERVICES: registration(port),
+      APPSERVICES: bridgeRegistration("discord", port, { receive_ephemeral: true }),
       DISCORD_BRIDGE_ENABLED: "true",
       DISCORD_BRIDGE_OWNER: OWNER,
       DISCORD_API_BASE_URL: discord.apiBaseUrl,

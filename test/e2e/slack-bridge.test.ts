@@ -2,10 +2,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { EventType, type MatrixClient, type MatrixEvent, MsgType, RelationType, type Room, createClient } from "matrix-js-sdk";
+import { EventType, type MatrixClient, type MatrixEvent, MsgType, RelationType, createClient } from "matrix-js-sdk";
 import { logger } from "matrix-js-sdk/lib/logger.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "./fake-slack";
+import { bridgeRegistration, messages, ofType, relation, waiters } from "./bridge-support";
 import { syncUntilPrepared } from "./client";
 import { freePort } from "./global-setup";
 // @ts-expect-error: plain ESM helper shared with `npm start` and the benchmark
@@ -39,39 +40,14 @@ const BOB_GHOST = "@_slack_t0001_u0043:localhost";
 
 let slack: FakeSlack;
 let worker: { child: unknown; baseUrl: string; output(): string };
+const { waitFor } = waiters(() => worker.output());
 let persistTo: string;
 let person: MatrixClient;
 let accessToken: string;
 let managementRoom: string;
 
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- worker output ---\n${worker.output().slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
-function registration(port: number): string {
-  return JSON.stringify([
-    {
-      id: "slack",
-      url: `http://127.0.0.1:${port}/_bridges/slack`,
-      as_token: "${SLACK_AS_TOKEN}",
-      hs_token: "${SLACK_HS_TOKEN}",
-      sender_localpart: "_slack_bot",
-      rate_limited: false,
-      "de.sorunome.msc2409.push_ephemeral": true,
-      namespaces: { users: [{ exclusive: true, regex: "@_slack_.*:localhost" }] },
-    },
-  ]);
-}
 
-const ofType = (room: Room, type: string): MatrixEvent[] => room.getLiveTimeline().getEvents().filter((e) => e.getType() === type);
-const messages = (room: Room): MatrixEvent[] => ofType(room, "m.room.message");
-const relation = (e: MatrixEvent): Record<string, unknown> => (e.getWireContent()["m.relates_to"] as Record<string, unknown> | undefined) ?? {};
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const callsOf = (method: string) => slack.webApiCalls.filter((c) => c.method === method);
 
@@ -147,7 +123,7 @@ beforeAll(async () => {
       SERVER_NAME: "localhost",
       PUBLIC_BASEURL: `http://127.0.0.1:${port}/`,
       APPSERVICE_RETRY_MAX_MS: "1000",
-      APPSERVICES: registration(port),
+      APPSERVICES: bridgeRegistration("slack", port, { "de.sorunome.msc2409.push_ephemeral": true }),
       SLACK_BRIDGE_ENABLED: "true",
       SLACK_BRIDGE_OWNER: OWNER,
       SLACK_API_BASE_URL: slack.apiBaseUrl,
