@@ -95,7 +95,6 @@ export interface RemoteTyping {
   timeoutMs: number;
 }
 
-/** Remote events about existing messages (or the chat): they never create the portal room. */
 /** A remote user joined or left the chat: their ghost (named, with its avatar) joins or leaves the portal room. */
 export interface RemoteMembership {
   kind: "membership";
@@ -105,7 +104,18 @@ export interface RemoteMembership {
   timestamp: number;
 }
 
-export type RemoteChange = RemoteEdit | RemoteDeletion | RemoteReaction | RemoteTyping | RemoteMembership;
+/**
+ * A remote user's name or avatar changed without a message (a nickname or avatar change): their ghost follows,
+ * if it is already in this portal's room (it is never joined for this).
+ */
+export interface RemoteGhostProfile {
+  kind: "ghost_profile";
+  portalKey: PortalKey;
+  sender: RemoteSender;
+}
+
+/** Remote events about existing messages, the chat or its members: they never create the portal room. */
+export type RemoteChange = RemoteEdit | RemoteDeletion | RemoteReaction | RemoteTyping | RemoteMembership | RemoteGhostProfile;
 
 /** What a portal room is made from. */
 export interface ChatInfo {

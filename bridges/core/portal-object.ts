@@ -51,6 +51,9 @@ export interface ReactionMapRow {
   origin: "remote" | "matrix";
 }
 
+/** What a portal last set of a ghost, and whether the ghost is in its room. */
+type GhostRow = { displayname: string; joined: number; avatar_source: string | null };
+
 export interface RemoteEventResult {
   roomId: string;
   eventId: string;
@@ -239,14 +242,20 @@ export class PortalObject extends DurableObject<Env> {
           await intent.setTyping(ghost, roomId, true, change.timeoutMs);
           return { eventIds: [] };
         }
+        case "ghost_profile": {
+          const ghost = `@${identity.ghostLocalpart(change.sender.id)}:${identity.serverName}`;
+          const known = this.ghostRow(ghost);
+          if (known?.joined !== 1) return { eventIds: [] };
+          await this.updateGhostProfile(bridge, ghost, known, change.sender);
+          return { eventIds: [] };
+        }
         case "membership": {
           if (change.membership === "join") {
             await this.ensureGhost(bridge, roomId, change.sender);
             return { eventIds: [] };
           }
           const ghost = `@${bridge.identity.ghostLocalpart(change.sender.id)}:${bridge.identity.serverName}`;
-          const joined = this.sql.exec<{ joined: number }>("SELECT joined FROM ghosts WHERE user_id = ?", ghost).toArray()[0]?.joined === 1;
-          if (!joined) return { eventIds: [] };
+          if (this.ghostRow(ghost)?.joined !== 1) return { eventIds: [] };
           await intent.leave(ghost, roomId);
           // A later message of theirs invites and joins the ghost again.
           this.sql.exec("UPDATE ghosts SET joined = 0 WHERE user_id = ?", ghost);
@@ -531,11 +540,31 @@ export class PortalObject extends DurableObject<Env> {
     const { identity, intent } = bridge;
     const localpart = identity.ghostLocalpart(sender.id);
     const userId = `@${localpart}:${identity.serverName}`;
-    const known = this.sql
-      .exec<{ displayname: string; joined: number; avatar_source: string | null }>("SELECT displayname, joined, avatar_source FROM ghosts WHERE user_id = ?", userId)
-      .toArray()[0];
+    const known = this.ghostRow(userId);
     if (!known) await intent.ensureRegistered(localpart);
-    if (sender.displayName !== undefined && known?.displayname !== sender.displayName) await intent.setDisplayName(userId, sender.displayName);
+    await this.updateGhostProfile(bridge, userId, known, sender);
+    if (known?.joined !== 1) {
+      await intent.invite(bridge.bot, roomId, userId);
+      await intent.join(userId, roomId);
+    }
+    this.sql.exec("UPDATE ghosts SET joined = 1 WHERE user_id = ?", userId);
+    return userId;
+  }
+
+  private ghostRow(userId: string): GhostRow | undefined {
+    return this.sql.exec<GhostRow>("SELECT displayname, joined, avatar_source FROM ghosts WHERE user_id = ?", userId).toArray()[0];
+  }
+
+  /**
+   * Sets the ghost's display name and avatar where they differ from what this portal last set, and records them
+   * (a new ghost's row is created not joined). The profile is global: a name another portal already set (the same
+   * remote user in another chat) is not set again, which would re-send its member event in every room.
+   */
+  private async updateGhostProfile(bridge: Bridge, userId: string, known: GhostRow | undefined, sender: RemoteActor & { avatarUrl?: string }): Promise<void> {
+    const { intent } = bridge;
+    if (sender.displayName !== undefined && known?.displayname !== sender.displayName) {
+      if ((await intent.getProfile(userId)).displayname !== sender.displayName) await intent.setDisplayName(userId, sender.displayName);
+    }
     let avatarSource = known?.avatar_source ?? null;
     if (sender.avatarUrl !== undefined && sender.avatarUrl !== avatarSource) {
       const mxc = await uploadImage(bridge, userId, sender.avatarUrl);
@@ -544,17 +573,12 @@ export class PortalObject extends DurableObject<Env> {
         avatarSource = sender.avatarUrl;
       }
     }
-    if (known?.joined !== 1) {
-      await intent.invite(bridge.bot, roomId, userId);
-      await intent.join(userId, roomId);
-    }
     this.sql.exec(
-      `INSERT INTO ghosts (user_id, displayname, joined, avatar_source) VALUES (?, ?, 1, ?)
-       ON CONFLICT (user_id) DO UPDATE SET displayname = excluded.displayname, joined = 1, avatar_source = excluded.avatar_source`,
+      `INSERT INTO ghosts (user_id, displayname, joined, avatar_source) VALUES (?, ?, 0, ?)
+       ON CONFLICT (user_id) DO UPDATE SET displayname = excluded.displayname, avatar_source = excluded.avatar_source`,
       userId,
       sender.displayName ?? known?.displayname ?? "",
       avatarSource,
     );
-    return userId;
   }
 }

@@ -63,6 +63,18 @@ export class MatrixIntent {
     }
   }
 
+  /** The user's global profile (GET /profile/{userId}); fields they have not set, or no profile at all: absent. */
+  async getProfile(userId: string): Promise<{ displayname?: string; avatar_url?: string }> {
+    try {
+      return await this.call("GET", `/_matrix/client/v3/profile/${encodeURIComponent(userId)}`, {
+        schema: z.object({ displayname: z.string().optional(), avatar_url: z.string().optional() }),
+      });
+    } catch (err) {
+      if (err instanceof MatrixApiError && err.errcode === "M_NOT_FOUND") return {};
+      throw err;
+    }
+  }
+
   async setDisplayName(userId: string, displayname: string): Promise<void> {
     await this.call("PUT", `/_matrix/client/v3/profile/${encodeURIComponent(userId)}/displayname`, {
       asUser: userId,

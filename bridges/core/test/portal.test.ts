@@ -253,6 +253,39 @@ describe("portal: rooms", () => {
   });
 });
 
+describe("portal: ghost profiles", () => {
+  async function memberEvents(roomId: string, userId: string): Promise<Array<Record<string, unknown>>> {
+    const res = await asBot(`/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=f&limit=100`);
+    const chunk = res.body["chunk"] as Array<{ type: string; state_key?: string; content: Record<string, unknown> }>;
+    return chunk.filter((e) => e.type === "m.room.member" && e.state_key === userId).map((e) => e.content);
+  }
+
+  it("a name change without a message renames the ghost where it is, once for every room; where it is not, nothing", async () => {
+    const [k1, k2, k3] = [uniqueKey("profile"), uniqueKey("profile"), uniqueKey("profile")];
+    const carol: RemoteSender = { id: remoteUserId(`carol${n}`), displayName: "Carol" };
+    const ghost = `@_testnet_carol${n}:${SERVER}`;
+    const r1 = (await portal(k1).handleRemoteEvent(NET, remote(k1, "p1", "hi", { sender: carol }))).roomId;
+    const r2 = (await portal(k2).handleRemoteEvent(NET, remote(k2, "p2", "hi", { sender: carol }))).roomId;
+    const r3 = (await portal(k3).handleRemoteEvent(NET, remote(k3, "p3", "hi"))).roomId;
+    const renamed = { ...carol, displayName: "Carol (away)" };
+    for (const key of [k1, k2, k3]) await portal(key).handleRemoteChange(NET, { kind: "ghost_profile", portalKey: key, sender: renamed });
+
+    expect((await call("GET", `/_matrix/client/v3/profile/${enc(ghost)}`, { token: AS_TOKEN })).body).toEqual({ displayname: "Carol (away)" });
+    for (const roomId of [r1, r2]) {
+      // The member events follow the profile in the background.
+      for (let i = 0; i < 50 && (await state(roomId, "m.room.member", ghost))?.["displayname"] !== "Carol (away)"; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await state(roomId, "m.room.member", ghost)).toMatchObject({ membership: "join", displayname: "Carol (away)" });
+      // One member event per change: the second portal to see Carol (or her new name) did not set it again.
+      expect(await memberEvents(roomId, ghost)).toEqual([
+        { membership: "invite", displayname: "Carol" },
+        { membership: "join", displayname: "Carol" },
+        { membership: "join", displayname: "Carol (away)" },
+      ]);
+    }
+    expect(await state(r3, "m.room.member", ghost)).toBeNull();
+  });
+});
+
 describe("portal: backfill", () => {
   it("a new room starts with the newest N before the live event; gap fill sends only newer ones; a redelivery is not doubled", async () => {
     const key = uniqueKey("backfill");
