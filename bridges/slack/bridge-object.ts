@@ -7,7 +7,7 @@ import { MatrixIntent } from "../core/matrix/intent";
 import { portalStub } from "../core/portals";
 import { MetaTable, ensureSchema } from "../../homeserver/src/util/durable-sqlite";
 import { SLACK_NETWORK_ID, type SlackConfig, ghostLocalpart, loadSlackConfig } from "./config";
-import { EventCallback, SocketFrame, slackAvatarUrl, slackDisplayName } from "./payloads";
+import { EventCallback, SocketFrame, type SlackUser, slackAvatarUrl, slackDisplayName } from "./payloads";
 import { type SlackDispatchContext, type SlackProfile, dispatch } from "./s2m/dispatcher";
 import { SlackNetworkApi } from "./network-api";
 import { slackPortalKey } from "./s2m/convert-message";
@@ -219,7 +219,6 @@ export class SlackBridgeObject extends DurableObject<Env> {
     this.drainScheduled = false;
     const now = Date.now();
     this.sql.exec("DELETE FROM seen_events WHERE seen_at < ?", now - SEEN_EVENT_TTL_MS);
-    this.sql.exec("DELETE FROM slack_users WHERE fetched_at < ?", now - USER_PROFILE_TTL_MS);
     this.sql.exec("DELETE FROM reaction_echoes WHERE expires_at < ?", now);
     this.sql.exec("DELETE FROM emoji_lists WHERE fetched_at < ?", now - EMOJI_LIST_TTL_MS);
     const oldest = this.sql.exec<{ seen_at: number }>("SELECT seen_at FROM seen_events ORDER BY seen_at LIMIT 1").toArray()[0];
@@ -339,6 +338,7 @@ export class SlackBridgeObject extends DurableObject<Env> {
       rememberPortal: async (roomId, key) => this.rememberPortal(roomId, key),
       takeReactionEcho: async (channel, ts, name) => this.sql.exec("DELETE FROM reaction_echoes WHERE echo = ?", `${channel}:${ts}:${name}`).rowsWritten > 0,
       tokensRevoked: (team) => this.authFailed(team, "tokens_revoked"),
+      profileChanged: async (team, user) => this.profileChanged(team, user),
       isBridgeBot: async (team, user) => (await this.tokens.botUserId(team)) === user,
     };
   }
@@ -425,6 +425,24 @@ export class SlackBridgeObject extends DurableObject<Env> {
       }),
     );
     return out;
+  }
+
+  /**
+   * A user_change's profile into the cache; the workspace's portals when the user was shown before (a cached row:
+   * rows are kept, only refreshed when stale) and their name or avatar is not what was shown.
+   */
+  private profileChanged(team: string, user: SlackUser, nowMs = Date.now()): PortalKey[] {
+    const key = `${team}:${user.id}`;
+    const row = this.sql.exec<{ name: string; avatar_url: string | null }>("SELECT name, avatar_url FROM slack_users WHERE user_id = ?", key).toArray()[0];
+    if (!row) return [];
+    const name = slackDisplayName(user);
+    const avatar = slackAvatarUrl(user) ?? null;
+    this.sql.exec("UPDATE slack_users SET name = ?, avatar_url = ?, fetched_at = ? WHERE user_id = ?", name, avatar, nowMs, key);
+    if (row.name === name && row.avatar_url === avatar) return [];
+    return this.sql
+      .exec<{ portal_key: string }>("SELECT DISTINCT portal_key FROM portal_rooms WHERE substr(portal_key, 1, ?) = ?", team.length + 1, `${team}:`)
+      .toArray()
+      .map((r) => portalKey(r.portal_key));
   }
 
   /** Profiles through this object's cache (the dispatcher's, and the connector's in a portal). */

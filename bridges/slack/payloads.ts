@@ -129,6 +129,9 @@ export const UsersInfo = z.object({
 });
 export type SlackUser = z.infer<typeof UsersInfo>["user"];
 
+/** user_change (https://api.slack.com/events/user_change): a workspace member's profile changed (name, avatar, status...). */
+export const UserChangeEvent = z.object({ type: z.literal("user_change"), user: UsersInfo.shape.user });
+
 export const ConversationsInfo = z.object({
   ok: z.literal(true),
   channel: z.object({

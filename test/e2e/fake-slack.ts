@@ -266,6 +266,12 @@ export class FakeSlack {
     return this.envelope({ type, user, channel, channel_type: "C", team: this.teamId, event_ts: this.ts() });
   }
 
+  /** A user's profile changed (user_change): users.info answers the new profile from now on. */
+  userChange(user: SlackUser): EventEnvelope {
+    this.users.set(user.id, user);
+    return this.envelope({ type: "user_change", user, cache_ts: Math.floor(Date.now() / 1000), event_ts: this.ts() });
+  }
+
   /** The app uninstalled / tokens revoked: Slack stops accepting the tokens and sends `tokens_revoked`. */
   revokeTokens(): EventEnvelope {
     for (const token of [...this.botTokens, ...this.userTokens]) this.revoked.add(token);

@@ -326,6 +326,21 @@ describe("Slack bridge (fake Slack, real Worker, matrix-js-sdk person)", () => {
     await waitFor("Bob's ghost joining again", () => membership() === "join");
   });
 
+  it("a Slack user's new display name renames their ghost in the room without a message; a status change does nothing", async () => {
+    const room = person.getRoom(roomId)!;
+    const bob = slack.users.get(BOB)!;
+    await deliverAndSettle(slack.userChange({ ...bob, profile: { ...bob.profile, display_name: "Bobby" } }));
+    await waitFor("Bob's ghost renamed", () => room.getMember(BOB_GHOST)?.rawDisplayName === "Bobby");
+    const before = room.getLiveTimeline().getEvents().length;
+    await deliverAndSettle(slack.userChange({ ...slack.users.get(BOB)!, real_name: "Bobby B." }));
+    await deliverAndSettle(slack.userMessage(CHANNEL, ALICE, "after Bob's status"));
+    const after = await waitFor("the next message", () => {
+      const events = room.getLiveTimeline().getEvents().slice(before);
+      return events.some((e) => e.getContent()["body"] === "after Bob's status") ? events : undefined;
+    });
+    expect(after.filter((e) => e.getType() === "m.room.member")).toEqual([]);
+  });
+
   it("sends the person's thread reply, edit, reaction and redactions to Slack, each once, without their echoes coming back", async () => {
     const room = person.getRoom(roomId)!;
     const rootTs = String(firstDelivery.event["ts"]);

@@ -1,7 +1,17 @@
 import { type PortalKey, portalKey, remoteMessageId, remoteUserId } from "../../core/ids";
-import type { MatrixMessageContent, RemoteAttachment, RemoteDeletion, RemoteEdit, RemoteMembership, RemoteMessage, RemoteReaction, RemoteSender } from "../../core/network";
+import type {
+  MatrixMessageContent,
+  RemoteAttachment,
+  RemoteDeletion,
+  RemoteEdit,
+  RemoteGhostProfile,
+  RemoteMembership,
+  RemoteMessage,
+  RemoteReaction,
+  RemoteSender,
+} from "../../core/network";
 import { SHORTCODE, shortcodeToUnicode } from "../emoji";
-import type { MemberEvent, ReactionEvent, SlackFile, SlackMessage } from "../payloads";
+import { type MemberEvent, type ReactionEvent, type SlackFile, type SlackMessage, type SlackUser, slackAvatarUrl, slackDisplayName } from "../payloads";
 import { type SlackMentionResolver, renderMrkdwn } from "./mrkdwn";
 import { richTextContent } from "./rich-text";
 
@@ -59,7 +69,7 @@ export function messageContent(text: string, names: SlackNames): MatrixMessageCo
   return html === undefined ? content : { ...content, format: "org.matrix.custom.html", formatted_body: html };
 }
 
-export function remoteSender(team: string, user: string, names: SlackNames): RemoteSender {
+export function remoteSender(team: string, user: string, names: Pick<SlackNames, "displayName" | "avatarUrl">): RemoteSender {
   const sender: RemoteSender = { id: remoteUserId(`${team}:${user}`), displayName: names.displayName(user) };
   const avatar = names.avatarUrl?.(user);
   if (avatar !== undefined) sender.avatarUrl = avatar;
@@ -143,4 +153,11 @@ export function remoteMembership(team: string, event: MemberEvent, eventTime: nu
     membership: event.type === "member_joined_channel" ? "join" : "leave",
     timestamp: event.event_ts === undefined ? eventTime * 1000 : tsToMillis(event.event_ts),
   };
+}
+
+/** A user's new profile (user_change) as a ghost_profile change for each of the workspace's portals given. */
+export function remoteGhostProfiles(team: string, user: SlackUser, portals: PortalKey[]): RemoteGhostProfile[] {
+  const avatar = slackAvatarUrl(user);
+  const sender = remoteSender(team, user.id, { displayName: () => slackDisplayName(user), avatarUrl: () => avatar });
+  return portals.map((key) => ({ kind: "ghost_profile", portalKey: key, sender }));
 }

@@ -1,7 +1,7 @@
 import type { PortalKey } from "../../core/ids";
 import type { RemoteChange, RemoteEvent, RemoteMessage } from "../../core/network";
 import type { RemoteEventResult } from "../../core/portal-object";
-import { type EventCallback, MemberEvent, MessageEvent, ReactionEvent, RenameEvent, type SlackMessage } from "../payloads";
+import { type EventCallback, MemberEvent, MessageEvent, ReactionEvent, RenameEvent, type SlackMessage, type SlackUser, UserChangeEvent } from "../payloads";
 import {
   type SlackNames,
   customEmojiNames,
@@ -9,6 +9,7 @@ import {
   remoteDeletion,
   remoteEdit,
   remoteMembership,
+  remoteGhostProfiles,
   remoteMessage,
   remoteReaction,
   slackPortalKey,
@@ -40,6 +41,11 @@ export interface SlackDispatchContext {
   takeReactionEcho(channel: string, ts: string, name: string): Promise<boolean>;
   /** The bot's token was revoked or the app uninstalled: the person is told in the management room. */
   tokensRevoked(team: string): Promise<void>;
+  /**
+   * A user's new profile (user_change): kept in the profile cache; the workspace's portals when the bridge has shown
+   * this user before and their name or avatar differs from what it showed (status changes and strangers: none).
+   */
+  profileChanged(team: string, user: SlackUser): Promise<PortalKey[]>;
   /** Whether a workspace's user is the bridge's own bot (its joins and leaves are not a ghost's). */
   isBridgeBot(team: string, slackUserId: string): Promise<boolean>;
 }
@@ -126,6 +132,13 @@ async function membership(ctx: SlackDispatchContext, envelope: EventCallback): P
   await ctx.toPortalChange(remoteMembership(team, event, envelope.event_time ?? Math.floor(Date.now() / 1000), known));
 }
 
+/** user_change: a renamed (or new avatar) user's ghost follows in the portals where it is, without a message. */
+async function userChange(ctx: SlackDispatchContext, envelope: EventCallback): Promise<void> {
+  const { user } = UserChangeEvent.parse(envelope.event);
+  const portals = await ctx.profileChanged(envelope.team_id, user);
+  for (const change of remoteGhostProfiles(envelope.team_id, user, portals)) await ctx.toPortalChange(change);
+}
+
 async function revoked(ctx: SlackDispatchContext, envelope: EventCallback): Promise<void> {
   await ctx.tokensRevoked(envelope.team_id);
 }
@@ -147,6 +160,7 @@ const handlers: Partial<Record<string, Handler>> = {
   group_rename: rename,
   member_joined_channel: membership,
   member_left_channel: membership,
+  user_change: userChange,
   tokens_revoked: revoked,
   app_uninstalled: revoked,
 };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RemoteChange, RemoteEvent } from "../../core/network";
+import { portalKey } from "../../core/ids";
 import { EventCallback } from "../payloads";
 import { type SlackDispatchContext, dispatch } from "../s2m/dispatcher";
 import { ALICE, BOB, fileShare, memberJoined, memberLeft, messageChanged, messageDeleted, plainMessage, reactionAdded, tokensRevoked } from "./fixtures/events";
@@ -33,11 +34,26 @@ function recordingContext(echoes: string[] = []) {
     },
     tokensRevoked: async (team) => void revoked.push(team),
     isBridgeBot: async (team, user) => team === "T0001" && user === "U0BOT",
+    // Alice was shown before under another name; Bob's profile is what was shown.
+    profileChanged: async (team, user) => (user.id === ALICE ? [portalKey(`${team}:C0100`), portalKey(`${team}:C0200`)] : []),
   };
   return { ctx, sent, changes, lookedUp, remembered, revoked, chatsChanged };
 }
 
 describe("s2m dispatcher", () => {
+  it("user_change: a ghost_profile change for each portal the bridge names, with the new name and avatar; none for an unchanged user", async () => {
+    const { ctx, changes, sent } = recordingContext();
+    const alice = { id: ALICE, name: "alice", profile: { display_name: "Alice A.", real_name: "Alice Anders", image_512: "https://avatars.slack-edge.com/alice-2.png" } };
+    await dispatch(ctx, EventCallback.parse({ ...plainMessage, event: { type: "user_change", user: alice, cache_ts: 1700000000, event_ts: "1700000000.000200" } }));
+    await dispatch(ctx, EventCallback.parse({ ...plainMessage, event: { type: "user_change", user: { id: BOB, name: "bob" }, event_ts: "1700000000.000300" } }));
+    const sender = { id: "T0001:U0042", displayName: "Alice A.", avatarUrl: "https://avatars.slack-edge.com/alice-2.png" };
+    expect(changes).toEqual([
+      { kind: "ghost_profile", portalKey: "T0001:C0100", sender },
+      { kind: "ghost_profile", portalKey: "T0001:C0200", sender },
+    ]);
+    expect(sent).toEqual([]);
+  });
+
   it("a rename or a topic change refreshes the conversation's portal and bridges no message", async () => {
     const { ctx, sent, chatsChanged } = recordingContext();
     await dispatch(ctx, EventCallback.parse({ ...plainMessage, event: { type: "channel_rename", channel: { id: "C0100", name: "renamed", created: 1700000000 } } }));
