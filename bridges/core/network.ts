@@ -83,7 +83,10 @@ export interface RemoteReaction {
   portalKey: PortalKey;
   sender: RemoteActor;
   messageId: RemoteMessageId;
+  /** The reaction key: a unicode emoji, or a custom emoji's image as an mxc:// URI (then with its shortcode). */
   emoji: string;
+  /** A custom emoji's `:name:`: sent as `com.beeper.reaction.shortcode`, which clients show for an image key. */
+  shortcode?: string;
   timestamp: number;
 }
 

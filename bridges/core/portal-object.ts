@@ -216,7 +216,10 @@ export class PortalObject extends DurableObject<Env> {
           const target = this.mapped("remote_id", change.messageId);
           if (!target || this.reaction(change.messageId, change.sender.id, change.emoji)) return { eventIds: [] };
           const ghost = await this.ensureGhost(bridge, roomId, change.sender);
-          const content = { "m.relates_to": { rel_type: "m.annotation", event_id: target.eventId, key: change.emoji } };
+          const content = {
+            "m.relates_to": { rel_type: "m.annotation", event_id: target.eventId, key: change.emoji },
+            ...(change.shortcode !== undefined ? { "com.beeper.reaction.shortcode": change.shortcode } : {}),
+          };
           const txnId = `reaction.${change.messageId}.${change.sender.id}.${change.emoji}.${change.timestamp}`;
           const eventId = await intent.sendEvent(ghost, roomId, "m.reaction", content, change.timestamp, txnId);
           this.sql.exec(

@@ -488,6 +488,15 @@ export class SlackBridgeObject extends DurableObject<Env> {
     return out;
   }
 
+  /** The name of a custom emoji whose image the bridge uploaded as `mxc`, in the workspace's (cached) emoji.list. */
+  async customEmojiName(team: string, mxc: string, nowMs = Date.now()): Promise<string | undefined> {
+    const source = this.sql.exec<{ source: string }>("SELECT source FROM emoji_images WHERE mxc = ?", mxc).toArray()[0]?.source;
+    const config = loadSlackConfig(this.env);
+    const api = source === undefined || !config ? null : await this.apiFor(config, team);
+    if (api === null) return undefined;
+    return Object.entries(await this.emojiList(api, team, nowMs)).find(([, value]) => value === source)?.[0];
+  }
+
   /** A workspace's emoji.list, cached; a failure (e.g. no emoji:read scope) gives none, and is asked again next time. */
   private async emojiList(api: SlackWebApi, team: string, nowMs: number): Promise<Record<string, string>> {
     const row = this.sql.exec<{ list: string; fetched_at: number }>("SELECT list, fetched_at FROM emoji_lists WHERE team = ?", team).toArray()[0];

@@ -33,6 +33,8 @@ export interface SlackNetworkDeps {
   tokensFor(team: string): Promise<SlackTokens | null>;
   profiles(team: string, userIds: string[]): Promise<Record<string, SlackProfile>>;
   customEmoji(team: string, names: string[]): Promise<Record<string, string>>;
+  /** The workspace's name for a custom emoji image the bridge uploaded (mxc://), if it still has one. */
+  customEmojiName(team: string, mxc: string): Promise<string | undefined>;
   expectReactionEcho(channel: string, ts: string, name: string): Promise<void>;
   authFailed(team: string, error: string): Promise<void>;
   fetch: typeof fetch;
@@ -82,6 +84,7 @@ export class SlackNetworkApi
       tokensFor: (team) => bridge().tokensFor(team),
       profiles: (team, userIds) => bridge().userProfiles(team, userIds),
       customEmoji: (team, names) => bridge().customEmoji(team, names),
+      customEmojiName: (team, mxc) => bridge().customEmojiName(team, mxc),
       expectReactionEcho: (channel, ts, name) => bridge().expectReactionEcho(channel, ts, name),
       authFailed: (team, error) => bridge().authFailed(team, error),
       fetch: (input, init) => fetch(input, init),
@@ -199,8 +202,13 @@ export class SlackNetworkApi
   }
 
   /** An emoji Slack has a name for (custom ones as `:name:`); others are not sent. The echo is expected first. */
+  /** A reaction key as a Slack reaction name: a unicode emoji's or `:name:`'s, or a custom emoji image's (mxc://). */
+  private async reactionName(key: PortalKey, emoji: string): Promise<string | undefined> {
+    return emoji.startsWith("mxc://") ? this.deps.customEmojiName(splitPortalKey(key).team, emoji) : unicodeToShortcode(emoji);
+  }
+
   async handleMatrixReaction(key: PortalKey, target: RemoteMessageId, emoji: string): Promise<void> {
-    const name = unicodeToShortcode(emoji);
+    const name = await this.reactionName(key, emoji);
     if (name === undefined) return;
     const { writer, channel } = await this.conversation(key);
     await this.deps.expectReactionEcho(channel, target, name);
@@ -208,7 +216,7 @@ export class SlackNetworkApi
   }
 
   async handleMatrixReactionRemove(key: PortalKey, target: RemoteMessageId, emoji: string): Promise<void> {
-    const name = unicodeToShortcode(emoji);
+    const name = await this.reactionName(key, emoji);
     if (name === undefined) return;
     const { writer, channel } = await this.conversation(key);
     await writer.removeReaction(channel, target, name);

@@ -392,6 +392,19 @@ describe("Slack bridge (fake Slack, real Worker, matrix-js-sdk person)", () => {
     expect(callsOf("chat.delete")).toHaveLength(1);
   });
 
+  it("a custom emoji reaction both ways: its image as the key (with its shortcode) into Matrix, its name back to Slack", async () => {
+    const room = person.getRoom(roomId)!;
+    const rootTs = String(firstDelivery.event["ts"]);
+    await deliverAndSettle(slack.reaction("reaction_added", CHANNEL, rootTs, BOB, "partyparrot"));
+    const parrot = await waitFor("the custom reaction", () => ofType(room, "m.reaction").find((e) => e.getContent()["com.beeper.reaction.shortcode"] === ":partyparrot:"));
+    const key = String(relation(parrot)["key"]);
+    expect(key).toMatch(/^mxc:\/\/localhost\//);
+    expect(parrot.getSender()).toBe(BOB_GHOST);
+    await person.sendEvent(roomId, EventType.Reaction, { "m.relates_to": { rel_type: RelationType.Annotation, event_id: root.getId()!, key } } as never);
+    await waitFor("reactions.add", () => callsOf("reactions.add").find((c) => c.args["name"] === "partyparrot"));
+    expect(callsOf("reactions.add").at(-1)).toMatchObject({ token: "user", args: { channel: CHANNEL, timestamp: rootTs, name: "partyparrot" } });
+  });
+
   it("carries a 5 MB file both ways, once each", async () => {
     const room = person.getRoom(roomId)!;
     const fromSlack = randomBytes(5 * 1024 * 1024);

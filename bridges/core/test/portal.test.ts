@@ -371,6 +371,12 @@ describe("portal: changes", () => {
     expect(await eventContent(roomId, reaction!)).toEqual({ "m.relates_to": { rel_type: "m.annotation", event_id: eventId, key: "👍" } });
     expect((await portal(key).handleRemoteChange(NET, { ...base, kind: "reaction_remove", sender: { id: alice.id }, emoji: "👍" })).eventIds).toHaveLength(1);
     expect(await eventContent(roomId, reaction!)).toEqual({});
+    const custom = { ...base, kind: "reaction" as const, sender: { id: alice.id }, emoji: "mxc://remote/parrot", shortcode: ":parrot:" };
+    const [customReaction] = (await portal(key).handleRemoteChange(NET, custom)).eventIds;
+    expect(await eventContent(roomId, customReaction!)).toEqual({
+      "m.relates_to": { rel_type: "m.annotation", event_id: eventId, key: "mxc://remote/parrot" },
+      "com.beeper.reaction.shortcode": ":parrot:",
+    });
 
     await portal(key).handleMatrixMessage(NET, { eventId: "$mine", roomId, sender: settings.owner, content: { msgtype: "m.text", body: "mine" } });
     const mine = (await portal(key).messageMap()).find((r) => r.eventId === "$mine")!.remoteId;

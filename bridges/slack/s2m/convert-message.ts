@@ -133,13 +133,19 @@ export function remoteDeletion(team: string, channel: string, deletedTs: string)
 }
 
 /** reaction_added / reaction_removed on a message: the emoji as Unicode, custom ones as `:name:`. */
-export function remoteReaction(team: string, event: ReactionEvent & { item: { channel: string; ts: string } }, displayName: string | undefined): RemoteReaction {
+export function remoteReaction(
+  team: string,
+  event: ReactionEvent & { item: { channel: string; ts: string } },
+  displayName: string | undefined,
+  /** The reaction's custom workspace emoji image (mxc://), when it is one and is known. */
+  customEmoji?: string,
+): RemoteReaction {
   return {
     kind: event.type === "reaction_added" ? "reaction" : "reaction_remove",
     portalKey: slackPortalKey(team, event.item.channel),
     sender: displayName === undefined ? { id: remoteUserId(`${team}:${event.user}`) } : { id: remoteUserId(`${team}:${event.user}`), displayName },
     messageId: remoteMessageId(event.item.ts),
-    emoji: shortcodeToUnicode(event.reaction),
+    ...(customEmoji !== undefined ? { emoji: customEmoji, shortcode: `:${event.reaction}:` } : { emoji: shortcodeToUnicode(event.reaction) }),
     timestamp: tsToMillis(event.event_ts),
   };
 }

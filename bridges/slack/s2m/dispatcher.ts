@@ -120,7 +120,9 @@ async function reaction(ctx: SlackDispatchContext, envelope: EventCallback): Pro
   if (event.type === "reaction_added" && (await ctx.takeReactionEcho(channel, ts, event.reaction))) return;
   const team = envelope.team_id;
   const profile = event.type === "reaction_added" ? (await ctx.profiles(team, [event.user]))[event.user] : undefined;
-  await ctx.toPortalChange(remoteReaction(team, { ...event, item: { ...event.item, channel, ts } }, profile?.name));
+  const [custom] = customEmojiNames(`:${event.reaction}:`);
+  const image = custom === undefined ? undefined : (await ctx.customEmoji(team, [custom]))[custom];
+  await ctx.toPortalChange(remoteReaction(team, { ...event, item: { ...event.item, channel, ts } }, profile?.name, image));
 }
 
 /** member_joined_channel / member_left_channel: the user's ghost (named, with their avatar) joins or leaves the room. */

@@ -119,6 +119,18 @@ describe("s2m dispatcher", () => {
     ]);
   });
 
+  it("a custom workspace emoji reaction: its image (mxc) as the key, with its shortcode; an unknown one stays :name:", async () => {
+    const { ctx, changes } = recordingContext();
+    const custom = { ...reactionAdded, event: { ...reactionAdded.event, reaction: "partyparrot" } };
+    const unknown = { ...reactionAdded, event: { ...reactionAdded.event, reaction: "nosuch" } };
+    await dispatch(ctx, EventCallback.parse(custom));
+    await dispatch(ctx, EventCallback.parse(unknown));
+    expect(changes.map((c) => (c.kind === "reaction" ? { emoji: c.emoji, shortcode: c.shortcode } : c.kind))).toEqual([
+      { emoji: "mxc://example.org/parrot", shortcode: ":partyparrot:" },
+      { emoji: ":nosuch:", shortcode: undefined },
+    ]);
+  });
+
   it("the echo of a reaction the bridge added is dropped once; a message_changed without `edited` (an unfurl) is no edit", async () => {
     const { ctx, changes } = recordingContext(["C0100:1700000000.123456:thumbsup::skin-tone-3"]);
     await dispatch(ctx, EventCallback.parse(reactionAdded));

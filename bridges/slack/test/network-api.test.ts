@@ -31,6 +31,7 @@ function connector(
     tokensFor: async () => tokens,
     profiles: async () => profiles,
     customEmoji: async () => ({}),
+    customEmojiName: async (team, mxc) => (team === "T0001" && mxc === "mxc://example.org/parrot" ? "partyparrot" : undefined),
     expectReactionEcho: async (channel, ts, name) => void echoes.push(`${channel}:${ts}:${name}`),
     authFailed: async () => undefined,
     fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -120,12 +121,20 @@ describe("the Slack connector", () => {
     expect(bot.calls[0]).toEqual({ method: "chat.postMessage", auth: "Bearer xoxb-1", args: { channel: "C0100", text: "hi", username: "me" } });
   });
 
-  it("reactions: Unicode to a name, the echo expected before reactions.add; emoji without a name are not sent", async () => {
+  it("reactions: Unicode to a name, a custom emoji image to its name, the echo expected before reactions.add; emoji without a name are not sent", async () => {
     const { api, calls, echoes } = connector({ bot: "xoxb-1", user: "xoxp-1" }, () => ({ ok: true }));
     await api.handleMatrixReaction(KEY, remoteMessageId("1700000000.000001"), "👍🏽");
     await api.handleMatrixReaction(KEY, remoteMessageId("1700000000.000001"), "🫠");
-    expect(echoes).toEqual(["C0100:1700000000.000001:+1::skin-tone-4"]);
-    expect(calls).toEqual([{ method: "reactions.add", auth: "Bearer xoxp-1", args: { channel: "C0100", timestamp: "1700000000.000001", name: "+1::skin-tone-4" } }]);
+    await api.handleMatrixReaction(KEY, remoteMessageId("1700000000.000001"), "mxc://example.org/parrot");
+    await api.handleMatrixReaction(KEY, remoteMessageId("1700000000.000001"), "mxc://example.org/unknown");
+    await api.handleMatrixReactionRemove(KEY, remoteMessageId("1700000000.000001"), "mxc://example.org/parrot");
+    expect(echoes).toEqual(["C0100:1700000000.000001:+1::skin-tone-4", "C0100:1700000000.000001:partyparrot"]);
+    const args = (name: string) => ({ channel: "C0100", timestamp: "1700000000.000001", name });
+    expect(calls).toEqual([
+      { method: "reactions.add", auth: "Bearer xoxp-1", args: args("+1::skin-tone-4") },
+      { method: "reactions.add", auth: "Bearer xoxp-1", args: args("partyparrot") },
+      { method: "reactions.remove", auth: "Bearer xoxp-1", args: args("partyparrot") },
+    ]);
   });
 
   it("a file goes through the external upload flow, and its message ts comes from files.info", async () => {
