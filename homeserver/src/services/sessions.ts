@@ -6,6 +6,7 @@ import { rotateRefreshToken } from "../storage/refresh-rotation";
 import {
   deleteDeviceAccessTokensStatement,
   getAccessToken,
+  markAccessTokenUsed,
   insertAccessTokenStatement,
   insertRefreshTokenStatement,
 } from "../storage/tokens";
@@ -94,13 +95,15 @@ export async function authenticate(db: D1Database, token: string): Promise<Reque
     // An expired token of a refreshing client: the client should refresh, so this is a soft logout.
     throw unknownToken("Access token has expired", true);
   }
+  if (row.expires_ts !== null && row.first_used_ts === null) await markAccessTokenUsed(db, tokenHash);
   return { userId: row.user_id, deviceId: row.device_id, tokenHash };
 }
 
 /**
  * Exchanges a refresh token for a new pair. The old refresh token and the device's old access token stop working
- * at once; of two concurrent refreshes with one token, exactly one succeeds. A refresh token presented again after
- * it was exchanged has leaked (or been replayed), so the whole device is signed out.
+ * at once. The old refresh token presented again is a retry (the answer was lost) while the pair it got is unused:
+ * a new pair replaces that one. Presented after that pair was used, it has leaked (or been replayed), so the whole
+ * device is signed out.
  */
 export async function refreshSession(
   db: D1Database,

@@ -3,13 +3,19 @@ export interface AccessTokenRow {
   user_id: string;
   device_id: string;
   expires_ts: number | null;
+  first_used_ts: number | null;
 }
 
 export function getAccessToken(db: D1Database, tokenHash: string): Promise<AccessTokenRow | null> {
   return db
-    .prepare("SELECT token_hash, user_id, device_id, expires_ts FROM access_tokens WHERE token_hash = ?")
+    .prepare("SELECT token_hash, user_id, device_id, expires_ts, first_used_ts FROM access_tokens WHERE token_hash = ?")
     .bind(tokenHash)
     .first<AccessTokenRow>();
+}
+
+/** Records the first use of a refreshing client's access token: the refresh that issued it is then final. */
+export async function markAccessTokenUsed(db: D1Database, tokenHash: string): Promise<void> {
+  await db.prepare("UPDATE access_tokens SET first_used_ts = ? WHERE token_hash = ? AND first_used_ts IS NULL").bind(Date.now(), tokenHash).run();
 }
 
 export function insertAccessTokenStatement(
