@@ -9,16 +9,28 @@ import type { MemberPushSettings } from "./push-rules";
 
 /**
  * Delivery of one event's notifications to the notified users' http pushers (Push Gateway API). Best effort, after
- * the commit and off the sender's path: one attempt per pusher, failures logged; pushkeys the gateway rejects are
- * removed, as the spec asks.
+ * the commit and off the sender's path: a gateway that fails (no answer, 5xx, 429) is tried again with exponential
+ * backoff, as the spec asks, within this process (not durable: a restart drops the retries); other errors are
+ * logged; pushkeys the gateway rejects are removed.
  */
 
 /** Notifications counted for the badge: the latest this many per user. */
 const UNREAD_WINDOW = 1000;
 const GATEWAY_TIMEOUT_MS = 10_000;
+/** Waits before each retry of a failed gateway request: 1, 2, 4 and 8 s (then the notification is given up). */
+export const GATEWAY_RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
 const GatewayResponse = z.object({ rejected: z.array(z.string()).optional() });
 
-export async function deliverPushes(env: Env, event: NotifiedEvent, rows: PushActionRow[], fetcher: typeof fetch = fetch): Promise<void> {
+/** Whether a gateway's answer (or its absence) is worth another try. */
+const retryable = (res: Response | null) => res === null || res.status >= 500 || res.status === 429;
+
+export async function deliverPushes(
+  env: Env,
+  event: NotifiedEvent,
+  rows: PushActionRow[],
+  fetcher: typeof fetch = fetch,
+  retryDelaysMs: readonly number[] = GATEWAY_RETRY_DELAYS_MS,
+): Promise<void> {
   const notified = rows.filter((r) => r.notify);
   if (notified.length === 0) return;
   const pushers = await getHttpPushersOf(env.DB, notified.map((r) => r.userId));
@@ -34,22 +46,29 @@ export async function deliverPushes(env: Env, event: NotifiedEvent, rows: PushAc
       if (!unread) unreadOf.set(pusher.user_id, (unread = getTotalUnread(env.DB, pusher.user_id, UNREAD_WINDOW)));
       const target = { app_id: pusher.app_id, pushkey: pusher.pushkey, pushkey_ts: pusher.created_ts, data };
       const body = notificationBody(pusher.user_id, event, target, actionsOf.get(pusher.user_id) ?? [], await unread);
-      try {
-        const res = await fetcher(url, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(GATEWAY_TIMEOUT_MS),
-        });
-        if (!res.ok) {
-          console.error(`push gateway ${url} answered ${res.status}`);
-          return;
+      const post = async (): Promise<Response | null> => {
+        try {
+          const init = { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(GATEWAY_TIMEOUT_MS) };
+          return await fetcher(url, init);
+        } catch (err) {
+          console.warn(`push gateway ${url} failed: ${(err as Error).message}`);
+          return null;
         }
-        const parsed = GatewayResponse.safeParse(await res.json().catch(() => ({})));
-        if (parsed.success) await deleteRejectedPushers(env.DB, pusher.app_id, (parsed.data.rejected ?? []).filter((k) => k === pusher.pushkey));
-      } catch (err) {
-        console.error(`push gateway ${url} failed`, err);
+      };
+      let res = await post();
+      for (const delay of retryDelaysMs) {
+        if (!retryable(res)) break;
+        await res?.body?.cancel();
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        res = await post();
       }
+      if (!res?.ok) {
+        console.error(`push gateway ${url}: notification ${event.event_id} not delivered (${res === null ? "no answer" : res.status})`);
+        await res?.body?.cancel();
+        return;
+      }
+      const parsed = GatewayResponse.safeParse(await res.json().catch(() => ({})));
+      if (parsed.success) await deleteRejectedPushers(env.DB, pusher.app_id, (parsed.data.rejected ?? []).filter((k) => k === pusher.pushkey));
     }),
   );
 }

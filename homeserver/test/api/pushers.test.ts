@@ -111,4 +111,33 @@ describe("delivery to push gateways", () => {
     await deliverPushes(env, event, [{ userId: alice.userId, notify: false, highlight: true, actions: [] }], fakeGateway);
     expect(calls).toEqual([]);
   });
+
+  it("tries a failing gateway again with backoff (no answer, 5xx, 429) until it takes the notification; a 400 is not retried", async () => {
+    const { env } = await import("cloudflare:test");
+    const { deliverPushes } = await import("../../src/services/push-delivery");
+    const alice = await registerUser("pusher");
+    expect((await set(alice, pusher({ pushkey: "flaky", data: { url: URL_OK } }))).status).toBe(200);
+    const event = { event_id: "$y", room_id: "!r:localhost", type: "m.room.message", sender: "@bob:localhost", content: { body: "hi" }, sender_display_name: null, room_name: null };
+    const rows = [{ userId: alice.userId, notify: true, highlight: false, actions: ["notify" as const] }];
+    const gateway = (answers: Array<number | "down">) => {
+      const attempts: string[] = [];
+      const fetcher = (async (_input: RequestInfo | URL, init?: RequestInit) => {
+        const answer = answers[attempts.length] ?? 200;
+        attempts.push((JSON.parse(init!.body as string) as { notification: { event_id: string } }).notification.event_id);
+        if (answer === "down") throw new TypeError("fetch failed");
+        return new Response(JSON.stringify({ rejected: [] }), { status: answer, headers: { "content-type": "application/json" } });
+      }) as typeof fetch;
+      return { fetcher, attempts };
+    };
+    const flaky = gateway(["down", 503, 429]);
+    await deliverPushes(env, event, rows, flaky.fetcher, [1, 1, 1, 1]);
+    expect(flaky.attempts).toEqual(["$y", "$y", "$y", "$y"]);
+    const refusing = gateway([400]);
+    await deliverPushes(env, event, rows, refusing.fetcher, [1, 1, 1, 1]);
+    expect(refusing.attempts).toHaveLength(1);
+    const dead = gateway(["down", "down", "down", "down", "down", "down"]);
+    await deliverPushes(env, event, rows, dead.fetcher, [1, 1]);
+    expect(dead.attempts).toHaveLength(3);
+    expect((await list(alice)).map((p) => p["pushkey"])).toEqual(["flaky"]);
+  });
 });
