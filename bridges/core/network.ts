@@ -174,11 +174,22 @@ export type MatrixChange =
   | { kind: "reaction"; eventId: string; roomId: string; sender: string; targetEventId: string; key: string }
   | { kind: "redaction"; eventId: string; roomId: string; sender: string; redacts: string };
 
+/** What a message sent to the remote network became there. */
+export interface SentMessage {
+  /** The remote message that stands for the Matrix event (edits, replies and reactions address this one). */
+  messageId: RemoteMessageId;
+  /**
+   * The further remote messages it became, in order, when the network took it as several (a length limit): their
+   * echoes are recognised as ours, a gap fill starts after the last, and a redaction deletes them all.
+   */
+  extraMessageIds?: RemoteMessageId[];
+}
+
 /** One logged-in account on the remote network (bridgev2's NetworkAPI). */
 export interface NetworkApi {
   getChatInfo(key: PortalKey): Promise<ChatInfo>;
   /** Sends to the remote chat; returns the remote id so the echo of our own message is recognised. */
-  handleMatrixMessage(key: PortalKey, message: MatrixMessage): Promise<{ messageId: RemoteMessageId }>;
+  handleMatrixMessage(key: PortalKey, message: MatrixMessage): Promise<SentMessage>;
 }
 
 /** Optional capabilities, detected with the type guards below (bridgev2's optional interfaces). */

@@ -26,7 +26,7 @@ import { portalRoomRequest, spaceChildContent, spaceRoomRequest } from "./portal
 import { portalStub } from "./portals";
 import { MetaTable, SerialQueue, ensureSchema } from "../../homeserver/src/util/durable-sqlite";
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /** One row of the message map: a remote message (part) and the Matrix event that carries it. */
 export interface MessageMapRow {
@@ -93,6 +93,8 @@ export class PortalObject extends DurableObject<Env> {
         `);
         // Version 3: a ghost's avatar source URL (uploaded once per URL), a message's thread root.
         if (from < 3) this.sql.exec("ALTER TABLE ghosts ADD COLUMN avatar_source TEXT; ALTER TABLE message_map ADD COLUMN thread_root TEXT;");
+        // Version 4: the further remote messages one Matrix message became (SentMessage.extraMessageIds).
+        this.sql.exec("CREATE TABLE IF NOT EXISTS extra_remote_ids (remote_id TEXT PRIMARY KEY, main_remote_id TEXT NOT NULL)");
       }),
     );
   }
@@ -130,8 +132,8 @@ export class PortalObject extends DurableObject<Env> {
     const done = this.rows("SELECT * FROM message_map WHERE remote_id = ? ORDER BY part", event.messageId);
     const attachments = event.attachments ?? [];
     const parts = (event.content.body !== "" ? [0] : []).concat(attachments.map((_, i) => i + 1));
-    const first = done[0];
-    // Our own message (sent from Matrix) coming back, or every part already bridged.
+    const first = done[0] ?? this.mainOfExtra(event.messageId);
+    // Our own message (sent from Matrix, or one more it became) coming back, or every part already bridged.
     if (first && (first.origin === "matrix" || parts.every((p) => done.some((d) => d.part === p)))) {
       return { roomId: first.roomId, eventId: first.eventId, duplicate: true };
     }
@@ -297,14 +299,19 @@ export class PortalObject extends DurableObject<Env> {
         }
       }
       const sent = await bridge.api.handleMatrixMessage(key as PortalKey, outgoing);
-      this.sql.exec(
-        "INSERT INTO message_map (remote_id, part, event_id, room_id, origin, thread_root) VALUES (?, 0, ?, ?, 'matrix', ?)",
-        sent.messageId,
-        message.eventId,
-        message.roomId,
-        root ? root.remoteId : null,
-      );
-      this.store.set("last_remote_id", sent.messageId);
+      const extras = sent.extraMessageIds ?? [];
+      this.ctx.storage.transactionSync(() => {
+        this.sql.exec(
+          "INSERT INTO message_map (remote_id, part, event_id, room_id, origin, thread_root) VALUES (?, 0, ?, ?, 'matrix', ?)",
+          sent.messageId,
+          message.eventId,
+          message.roomId,
+          root ? root.remoteId : null,
+        );
+        for (const extra of extras) this.sql.exec("INSERT OR IGNORE INTO extra_remote_ids (remote_id, main_remote_id) VALUES (?, ?)", extra, sent.messageId);
+        // The gap fill starts after the last of them: none comes back from the history.
+        this.store.set("last_remote_id", extras.at(-1) ?? sent.messageId);
+      });
       return { remoteMessageId: sent.messageId };
     });
   }
@@ -440,10 +447,12 @@ export class PortalObject extends DurableObject<Env> {
           }
           const target = this.mapped("event_id", change.redacts);
           if (!target || target.origin !== "matrix" || !canRedact(api)) return { applied: false };
-          await api.handleMatrixRedaction(portal, remoteMessageId(target.remoteId));
+          const extras = this.sql.exec<{ remote_id: string }>("SELECT remote_id FROM extra_remote_ids WHERE main_remote_id = ? ORDER BY rowid", target.remoteId).toArray();
+          for (const id of [target.remoteId, ...extras.map((e) => e.remote_id)]) await api.handleMatrixRedaction(portal, remoteMessageId(id));
           this.ctx.storage.transactionSync(() => {
             this.sql.exec("DELETE FROM message_map WHERE remote_id = ?", target.remoteId);
             this.sql.exec("DELETE FROM reaction_map WHERE remote_id = ?", target.remoteId);
+            this.sql.exec("DELETE FROM extra_remote_ids WHERE main_remote_id = ?", target.remoteId);
           });
           return { applied: true };
         }
@@ -469,6 +478,12 @@ export class PortalObject extends DurableObject<Env> {
 
   private reaction(remoteId: string, sender: string, emoji: string): ReactionMapRow | undefined {
     return this.reactionMap().find((r) => r.remoteId === remoteId && r.sender === sender && r.emoji === emoji);
+  }
+
+  /** The message-map row of the Matrix message a remote message is one more part of (an extra remote id), if any. */
+  private mainOfExtra(remoteId: string): MessageMapRow | undefined {
+    const main = this.sql.exec<{ main_remote_id: string }>("SELECT main_remote_id FROM extra_remote_ids WHERE remote_id = ?", remoteId).toArray()[0];
+    return main === undefined ? undefined : this.mapped("remote_id", main.main_remote_id);
   }
 
   private mapped(column: "remote_id" | "event_id", value: string): MessageMapRow | undefined {

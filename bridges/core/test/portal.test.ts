@@ -5,7 +5,7 @@ import worker from "../../../homeserver/src/index";
 import { call, registerUser } from "../../../homeserver/test/helpers";
 import { registerConnector } from "../connectors";
 import { type PortalKey, type RemoteMessageId, portalKey, remoteMessageId, remoteUserId } from "../ids";
-import type { BridgeIdentity, ChatInfo, MatrixMessage, RemoteMessage, RemoteSender } from "../network";
+import type { BridgeIdentity, ChatInfo, MatrixMessage, RemoteMessage, RemoteSender, SentMessage } from "../network";
 import { PortalObject } from "../portal-object";
 import { portalStub } from "../portals";
 
@@ -31,9 +31,11 @@ const api = {
   async getChatInfo(key: PortalKey): Promise<ChatInfo> {
     return network.chats.get(key) ?? { name: `chat ${key}` };
   },
-  async handleMatrixMessage(key: PortalKey, message: MatrixMessage): Promise<{ messageId: RemoteMessageId }> {
+  async handleMatrixMessage(key: PortalKey, message: MatrixMessage): Promise<SentMessage> {
     network.received.push({ key, message });
-    return { messageId: remoteMessageId(`sent-${++network.sentCount}`) };
+    const id = `sent-${++network.sentCount}`;
+    // "split: ..." goes as two remote messages, as a network with a length limit sends a long text.
+    return message.content.body.startsWith("split:") ? { messageId: remoteMessageId(id), extraMessageIds: [remoteMessageId(`${id}-tail`)] } : { messageId: remoteMessageId(id) };
   },
   async handleMatrixReadReceipt(key: PortalKey, target: RemoteMessageId): Promise<void> {
     network.reads.push({ key, target });
@@ -308,6 +310,25 @@ describe("portal: backfill", () => {
     }
   });
 
+  it("a message the network took as several: the gap fill starts after the last, their echoes are ours, a redaction deletes all", async () => {
+    const key = uniqueKey("split");
+    const history = [remote(key, "s1", "before")];
+    network.history.set(key, history);
+    const { roomId } = await portal(key).handleRemoteEvent(NET, history[0]!);
+    const { remoteMessageId: head } = await portal(key).handleMatrixMessage(NET, { eventId: "$split", roomId, sender: settings.owner, content: { msgtype: "m.text", body: "split: long" } });
+    // The network's history holds both parts, as the person's own account wrote them.
+    history.push(remote(key, head!, "split: lo"), remote(key, `${head}-tail`, "ng"));
+    expect(await portal(key).backfill(NET, 10)).toEqual({ sent: 0 });
+    history.push(remote(key, "s2", "after"));
+    expect(await portal(key).backfill(NET, 10)).toEqual({ sent: 1 });
+    // The live echo of the second part is ours too.
+    expect((await portal(key).handleRemoteEvent(NET, remote(key, `${head}-tail`, "ng"))).duplicate).toBe(true);
+    // Neither part came back as a ghost's message (the Matrix event is the person's own, not in this test's room).
+    expect((await timeline(roomId)).map((e) => e.body)).toEqual(["before", "after"]);
+    expect(await portal(key).handleMatrixChange(NET, { kind: "redaction", eventId: "$unsplit", roomId, sender: settings.owner, redacts: "$split" })).toEqual({ applied: true });
+    expect(network.changes.slice(-2)).toEqual([`${key} delete ${head}`, `${key} delete ${head}-tail`]);
+  });
+
   it("nothing to fill before the room exists", async () => {
     expect(await portal(uniqueKey("nobackfill")).backfill(NET, 10)).toEqual({ sent: 0 });
   });
@@ -395,11 +416,11 @@ describe("portal: changes", () => {
 });
 
 describe("portal: schema", () => {
-  it("a version 2 object gains the avatar source and thread root columns", async () => {
+  it("a version 2 object gains the avatar source and thread root columns, and the extra remote ids table", async () => {
     const stub = portal(uniqueKey("migrate"));
     await runInDurableObject(stub, async (_instance, state) => {
       state.storage.sql.exec(`
-        DROP TABLE ghosts; DROP TABLE message_map;
+        DROP TABLE ghosts; DROP TABLE message_map; DROP TABLE extra_remote_ids;
         CREATE TABLE message_map (remote_id TEXT NOT NULL, part INTEGER NOT NULL, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL, origin TEXT NOT NULL, PRIMARY KEY (remote_id, part));
         CREATE TABLE ghosts (user_id TEXT PRIMARY KEY, displayname TEXT NOT NULL, joined INTEGER NOT NULL);
         INSERT INTO ghosts VALUES ('@_testnet_old:localhost:8787', 'Old', 1);
@@ -413,7 +434,8 @@ describe("portal: schema", () => {
       expect(columns("ghosts")).toEqual(["user_id", "displayname", "joined", "avatar_source"]);
       expect(columns("message_map")).toEqual(["remote_id", "part", "event_id", "room_id", "origin", "thread_root"]);
       expect(state.storage.sql.exec("SELECT * FROM ghosts").toArray()).toEqual([{ user_id: "@_testnet_old:localhost:8787", displayname: "Old", joined: 1, avatar_source: null }]);
-      expect(state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").one().value).toBe("3");
+      expect(columns("extra_remote_ids")).toEqual(["remote_id", "main_remote_id"]);
+      expect(state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").one().value).toBe("4");
     });
   });
 });
