@@ -18,6 +18,10 @@ const Settings = z.object({
   /** Optional: the bot can instead log in from a management room (`login <token>`). */
   DISCORD_BOT_TOKEN: z.string().min(1).optional(),
   DISCORD_BACKFILL_LIMIT: z.coerce.number().int().min(0).max(1000).default(50),
+  /** Opt-in: `login user <token>` (the person's own account: against Discord's terms, see management.ts). */
+  DISCORD_ALLOW_USER_TOKEN: z.enum(["true", "false"]).default("false"),
+  /** Opt-in: the privileged GUILD_MEMBERS intent (enabled in the developer portal), for nickname and avatar changes. */
+  DISCORD_GUILD_MEMBERS_INTENT: z.enum(["true", "false"]).default("false"),
   DISCORD_AS_TOKEN: z.string().min(1),
   DISCORD_HS_TOKEN: z.string().min(1),
   SERVER_NAME: z.string().min(1),
@@ -30,6 +34,10 @@ export interface DiscordConfig {
   botToken: string | undefined;
   /** How many recent messages a new portal is filled with (`bridge`). */
   backfillLimit: number;
+  /** `login user <token>` is allowed (DISCORD_ALLOW_USER_TOKEN): the bridge may log in as the person's own account. */
+  allowUserToken: boolean;
+  /** IDENTIFY asks for GUILD_MEMBERS: GUILD_MEMBER_UPDATE renames ghosts without a message. */
+  guildMembersIntent: boolean;
   identity: BridgeIdentity;
 }
 
@@ -63,6 +71,8 @@ function parse(env: Env): DiscordConfig | null {
     cdnBaseUrl: s.DISCORD_CDN_BASE_URL.replace(/\/+$/, ""),
     botToken: s.DISCORD_BOT_TOKEN,
     backfillLimit: s.DISCORD_BACKFILL_LIMIT,
+    allowUserToken: s.DISCORD_ALLOW_USER_TOKEN === "true",
+    guildMembersIntent: s.DISCORD_GUILD_MEMBERS_INTENT === "true",
     identity: {
       asToken: s.DISCORD_AS_TOKEN,
       hsToken: s.DISCORD_HS_TOKEN,

@@ -12,6 +12,13 @@ declare namespace Cloudflare {
     DISCORD_CDN_BASE_URL?: string;
     /** How many recent messages `bridge` brings into a new portal (default 50, at most 1000). */
     DISCORD_BACKFILL_LIMIT?: string;
+    /** "true": ask for the privileged GUILD_MEMBERS intent (enable it in the developer portal first). */
+    DISCORD_GUILD_MEMBERS_INTENT?: string;
+    /**
+     * "true" allows `login user <token>`: the bridge logs in as the person's own Discord account (default off;
+     * Discord's terms of service forbid automating user accounts, which can be banned for it).
+     */
+    DISCORD_ALLOW_USER_TOKEN?: string;
     /** Secret, optional: the Discord bot token (else `login <token>` in a management room). */
     DISCORD_BOT_TOKEN?: string;
     /** Secrets: the tokens of the bridge's appservice registration (as_token / hs_token). */

@@ -1,7 +1,7 @@
 import { type BridgeCommand, runManagementCommand } from "../core/management";
 import { BRIDGEABLE_CHANNEL_TYPES, CATEGORY_CHANNEL_TYPE } from "./channel-types";
 import type { GatewayStatus } from "./gateway/gateway-object";
-import { type ApiChannel, type ApiGuild, type ApiUser, DiscordApiError, type DiscordRest } from "./rest";
+import { type ApiChannel, type ApiGuild, type ApiUser, DiscordApiError, type DiscordRest, type LoginKind } from "./rest";
 
 
 /** What the commands act on: the gateway object's login, connection and portals, injected (tests pass fakes). */
@@ -10,10 +10,12 @@ export interface DiscordBridgeControl {
   /** The REST client with the logged-in token, or null while logged out. */
   rest(): Promise<DiscordRest | null>;
   /** A REST client for a token that is not stored yet (to check it before `login` keeps it). */
-  restWithToken(token: string): DiscordRest;
-  /** Keeps the checked token (sealed) and reconnects the gateway with it. */
-  saveLogin(token: string, user: ApiUser): Promise<void>;
-  /** Forgets the stored token and disconnects; false when there was none. */
+  restWithToken(token: string, kind: LoginKind): DiscordRest;
+  /** Whether `login user <token>` is allowed (DISCORD_ALLOW_USER_TOKEN). */
+  allowsUserTokens(): boolean;
+  /** Keeps the checked token (sealed) and its kind, and reconnects the gateway with it. */
+  saveLogin(token: string, kind: LoginKind, user: ApiUser): Promise<void>;
+  /** Forgets the stored token (of either kind) and disconnects; false when there was none. */
   logout(): Promise<boolean>;
   bridgedChannelIds(): Promise<string[]>;
   /** Opens the channels' portals (room, space, recent history) in this order; returns how many are new. */
@@ -44,9 +46,44 @@ export function spaceOrder(channel: ApiChannel, channels: ApiChannel[]): string 
 
 function describeStatus(status: GatewayStatus): string {
   if (!status.loggedIn) return 'Not logged in. Say "login <bot token>".';
-  if (status.fatalError !== null) return `Not connected: ${status.fatalError}. Check the bot token and its intents, then "login" again.`;
-  if (status.connected && status.ready) return `Connected to Discord as bot user ${status.botUserId ?? "?"}.`;
+  const user = status.loginKind === "user";
+  if (status.fatalError !== null) {
+    return `Not connected: ${status.fatalError}. ${user ? 'Check your user token, then "login user <token>" again.' : 'Check the bot token and its intents, then "login" again.'}`;
+  }
+  if (status.connected && status.ready) return user ? `Connected to Discord as user ${status.botUserId ?? "?"} (your own account, with your user token).` : `Connected to Discord as bot user ${status.botUserId ?? "?"}.`;
   return "Not connected to Discord right now; reconnecting.";
+}
+
+/** Said with every user login (and its usage line): what logging in as a user account risks. */
+export const USER_TOKEN_WARNING =
+  'Warning: with a user token the bridge automates your own Discord account, which Discord\'s terms of service forbid ("self-bots"). Discord can ban the account for it. Use it at your own risk.';
+
+const userTokensDisabled = `Logging in with a user token is disabled on this bridge (DISCORD_ALLOW_USER_TOKEN is not "true"): it is off by default because it automates your own Discord account, which Discord's terms of service forbid ("self-bots"), and Discord can ban the account for it. Nothing was changed.`;
+
+/** The account behind a token, asked with GET /users/@me as `kind`; null when Discord refuses it (401). */
+async function whoIs(control: DiscordBridgeControl, token: string, kind: LoginKind): Promise<ApiUser | null> {
+  try {
+    return await control.restWithToken(token, kind).currentUser();
+  } catch (err) {
+    if (err instanceof DiscordApiError && err.status === 401) return null;
+    throw err;
+  }
+}
+
+/**
+ * Checks a token given with `login` as `kind`: its account, or why not. A bot's account answers `bot: true`, a
+ * user's does not. Discord refuses (401) a user token sent as a bot's ("Bot <token>") and a bot token sent bare, so
+ * a refused token is asked once more as the other kind, only to name the mix-up; a token is sent as a user's only
+ * while user logins are allowed.
+ */
+async function checkToken(control: DiscordBridgeControl, token: string, kind: LoginKind): Promise<ApiUser | "refused" | "other kind"> {
+  const isKind = (user: ApiUser, k: LoginKind) => (user.bot === true) === (k === "bot");
+  const me = await whoIs(control, token, kind);
+  if (me !== null) return isKind(me, kind) ? me : "other kind";
+  const other: LoginKind = kind === "bot" ? "user" : "bot";
+  if (other === "user" && !control.allowsUserTokens()) return "refused";
+  const asOther = await whoIs(control, token, other);
+  return asOther !== null && isKind(asOther, other) ? "other kind" : "refused";
 }
 
 const notLoggedIn = 'Not logged in. Say "login <bot token>" first.';
@@ -61,24 +98,32 @@ export function discordCommands(control: DiscordBridgeControl): BridgeCommand[] 
   return [
     {
       name: "login",
-      usage: "<bot token>",
-      help: "log the bridge's Discord bot in (the token is checked, then stored encrypted); redact your message afterwards",
-      run: async ([token]) => {
-        if (token === undefined) return 'Usage: "login <bot token>" (the token of your bot, from the Discord developer portal).';
-        let user: ApiUser;
-        try {
-          user = await control.restWithToken(token).currentUser();
-        } catch (err) {
-          if (err instanceof DiscordApiError && err.status === 401) return "Discord refused that token. Nothing was changed.";
-          throw err;
+      usage: "<bot token> | login user <user token>",
+      help: "log in as the bridge's Discord bot, or (if DISCORD_ALLOW_USER_TOKEN allows it: against Discord's terms, at your own risk) as yourself with your user token; the token is checked, then stored encrypted; redact your message afterwards",
+      run: async (args) => {
+        const kind: LoginKind = args[0]?.toLowerCase() === "user" ? "user" : "bot";
+        const token = kind === "user" ? args[1] : args[0];
+        if (kind === "user" && !control.allowsUserTokens()) return userTokensDisabled;
+        if (token === undefined) {
+          return kind === "user"
+            ? `Usage: "login user <token>" (your own account's token).\n${USER_TOKEN_WARNING}`
+            : 'Usage: "login <bot token>" (the token of your bot, from the Discord developer portal).';
         }
-        await control.saveLogin(token, user);
-        return `Logged in as ${user.username} (${user.id}). Connecting to the gateway.`;
+        const checked = await checkToken(control, token, kind);
+        if (checked === "refused") return "Discord refused that token. Nothing was changed.";
+        if (checked === "other kind") {
+          return kind === "user"
+            ? 'That is a bot token, not a user token. Nothing was changed. Say "login <bot token>" to log the bot in.'
+            : `That is a user account's token, not a bot token. Nothing was changed.${control.allowsUserTokens() ? ' To log in as yourself, say "login user <token>" (read its warning first).' : ""}`;
+        }
+        await control.saveLogin(token, kind, checked);
+        if (kind === "bot") return `Logged in as ${checked.username} (${checked.id}). Connecting to the gateway.`;
+        return `Logged in as yourself, ${checked.username} (${checked.id}), with your user token: your DMs and servers can be bridged, and your messages are sent as you. Connecting to the gateway.\n${USER_TOKEN_WARNING}`;
       },
     },
     {
       name: "logout",
-      help: "forget the stored bot token and disconnect",
+      help: "forget the stored token (bot or user) and disconnect",
       run: async () => ((await control.logout()) ? "Logged out: the stored token is deleted." : "No token was stored by login (a configured DISCORD_BOT_TOKEN stays in use)."),
     },
     { name: "status", help: "the login and the gateway connection", run: status },

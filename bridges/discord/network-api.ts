@@ -7,19 +7,23 @@ import type {
   NetworkConnector,
   ReactionHandlingNetworkApi,
   ReactionRemovingNetworkApi,
+  ReadReceiptHandlingNetworkApi,
   RedactionHandlingNetworkApi,
   RemoteMessage,
+  SentMessage,
   TypingHandlingNetworkApi,
 } from "../core/network";
 import { DM_CHANNEL_TYPES } from "./channel-types";
 import { DISCORD_GHOST_PREFIX, DISCORD_NETWORK_ID, type DiscordConfig, DiscordConfigError, ghostLocalpart, loadDiscordConfig } from "./config";
-import { type CustomEmoji, avatarUrl, channelRoute, customEmojis, discordDisplayName, hasContent, remoteMessage, splitMessageId } from "./d2m/convert-message";
+import { type CustomEmoji, type OwnAuthors, avatarUrl, channelRoute, customEmojis, discordDisplayName, hasContent, isOwnMessage, remoteMessage, splitMessageId } from "./d2m/convert-message";
 import { discordGateway } from "./gateway/gateway-object";
 import type { MessageCreate } from "./gateway/payloads";
 import { spaceOrder } from "./management";
 import { matrixToDiscord } from "./m2d/convert-message";
-import { DiscordApiError, DiscordRest, MESSAGES_PAGE_LIMIT, MISSING_PERMISSIONS, UNKNOWN_WEBHOOK, type UploadFile, type WebhookCredentials } from "./rest";
+import { DiscordApiError, type DiscordLogin, DiscordRest, MESSAGES_PAGE_LIMIT, MISSING_PERMISSIONS, UNKNOWN_WEBHOOK, type UploadFile, type WebhookCredentials } from "./rest";
 import { WEBHOOK_NAME, messageLink, replyQuote, webhookUsername } from "./m2d/webhook";
+import { splitDiscordContent } from "./m2d/split";
+import { bridgeNonce } from "./nonce";
 
 /** The Discord user id behind one of our ghosts (`@_discord_<snowflake>:server`), else undefined. */
 export function discordIdOfGhost(userId: string, serverName: string): string | undefined {
@@ -41,11 +45,12 @@ export interface WebhookSender {
 }
 
 /**
- * What the API needs of the login (the gateway object): its token, the names it learned from the gateway, the
- * channels' webhooks it stores, and the person's profile in a room.
+ * What the API needs of the login (the gateway object): its token and kind, the names it learned from the gateway,
+ * the channels' webhooks it stores, and the person's profile in a room.
  */
 export interface DiscordLoginSource {
-  botToken(): Promise<string | null>;
+  /** The token in use and whose it is (the bot's, or the person's own user account's); null while logged out. */
+  credentials(): Promise<DiscordLogin | null>;
   /** Channel and role names, and custom emoji images (uploaded when new), for messages read from the history. */
   names(channelIds: string[], roleIds: string[], emojis: CustomEmoji[]): Promise<{ channels: Record<string, string>; roles: Record<string, string>; emojis: Record<string, string> }>;
   /** The channel's stored webhook; "none" when it recently proved unusable (a DM, no MANAGE_WEBHOOKS); null: not looked up. */
@@ -54,6 +59,12 @@ export interface DiscordLoginSource {
   saveWebhook(channelId: string, hook: ChannelWebhook | null): Promise<void>;
   /** The Matrix user's display name and avatar (as a public URL) in a room. */
   webhookSender(roomId: string, userId: string): Promise<WebhookSender>;
+  /** Who posts for the bridge: its messages in the history are the person's, never brought back. */
+  ownAuthors(): Promise<OwnAuthors>;
+  /** The channel's threads not archived (from GUILD_CREATE, THREAD_CREATE / THREAD_UPDATE): a gap fill reads them too. */
+  activeThreads(channelId: string): Promise<string[]>;
+  /** The custom emoji whose image the bridge uploaded as `mxc` (a reaction key), or null. */
+  customEmojiOfMxc(mxc: string): Promise<{ id: string; name: string | null } | null>;
 }
 
 /** Snowflakes sort by time: compare them as numbers. */
@@ -61,9 +72,19 @@ const bySnowflake = (a: { id: string }, b: { id: string }) => (BigInt(a.id) < Bi
 /** The name a thread created from Matrix gets: the start of its first message. */
 const THREAD_NAME_LENGTH = 40;
 
-/** The bot account's side of Discord: chat info, history, and sending (one portal key = one channel id). */
+/**
+ * The logged-in account's side of Discord (the bot's, or opt-in the person's own user account): chat info, history,
+ * and sending (one portal key = one channel id).
+ */
 export class DiscordNetworkApi
-  implements EditHandlingNetworkApi, ReactionHandlingNetworkApi, ReactionRemovingNetworkApi, RedactionHandlingNetworkApi, TypingHandlingNetworkApi, BackfillingNetworkApi
+  implements
+    EditHandlingNetworkApi,
+    ReactionHandlingNetworkApi,
+    ReactionRemovingNetworkApi,
+    RedactionHandlingNetworkApi,
+    TypingHandlingNetworkApi,
+    ReadReceiptHandlingNetworkApi,
+    BackfillingNetworkApi
 {
   private restClient: Promise<DiscordRest> | undefined;
 
@@ -75,9 +96,9 @@ export class DiscordNetworkApi
   ) {}
 
   private rest(): Promise<DiscordRest> {
-    this.restClient ??= this.login.botToken().then((token) => {
-      if (token === null) throw new Error('The Discord bridge is not logged in (say "login <bot token>" in a management room)');
-      return new DiscordRest({ baseUrl: this.config.apiBaseUrl, botToken: token, ...(this.fetcher ? { fetch: this.fetcher } : {}) });
+    this.restClient ??= this.login.credentials().then((login) => {
+      if (login === null) throw new Error('The Discord bridge is not logged in (say "login <bot token>" in a management room)');
+      return new DiscordRest({ baseUrl: this.config.apiBaseUrl, token: login.token, kind: login.kind, ...(this.fetcher ? { fetch: this.fetcher } : {}) });
     });
     return this.restClient;
   }
@@ -122,16 +143,23 @@ export class DiscordNetworkApi
         before = page.sort(bySnowflake)[0]?.id;
       }
     } else {
-      let cursor = splitMessageId(key, after).messageId;
-      while (fetched.length < limit) {
-        const page = (await rest.messages(key, { after: cursor, limit: Math.min(MESSAGES_PAGE_LIMIT, limit - fetched.length) })).sort(bySnowflake);
-        fetched.push(...page);
-        const last = page[page.length - 1];
-        if (page.length < MESSAGES_PAGE_LIMIT || last === undefined) break;
-        cursor = last.id;
+      const cursor = splitMessageId(key, after).messageId;
+      fetched.push(...(await this.messagesAfter(rest, key, cursor, limit)));
+      // A gap fill: the messages of the channel's active threads too (after the same point: snowflakes order by time),
+      // each thread's failure (deleted meanwhile) on its own. All are bridged oldest first, each once.
+      for (const thread of await this.login.activeThreads(key)) {
+        try {
+          fetched.push(...(await this.messagesAfter(rest, thread, cursor, limit)));
+        } catch (err) {
+          console.warn(`discord gap fill of thread ${thread}: ${(err as Error).message}`);
+        }
       }
     }
-    const messages = fetched.sort(bySnowflake).filter(hasContent);
+    const own = await this.login.ownAuthors();
+    const messages = fetched
+      .sort(bySnowflake)
+      .filter((m) => hasContent(m) && !isOwnMessage(m, own))
+      .slice(0, limit);
     const text = messages.map((m) => m.content).join("\n");
     const ids = (pattern: RegExp) => [...new Set([...text.matchAll(pattern)].map((m) => m[1] ?? ""))];
     const names = await this.login.names(ids(/<#(\d+)>/g), ids(/<@&(\d+)>/g), customEmojis(text));
@@ -143,16 +171,30 @@ export class DiscordNetworkApi
       roleName: (id: string) => names.roles[id],
       emojiMxc: (id: string) => names.emojis[id],
     };
-    return messages.map((m) => remoteMessage(m, channelRoute(key), ctx));
+    return messages.map((m) => remoteMessage(m, m.channel_id === key ? channelRoute(key) : { portalKey: key, threadId: m.channel_id }, ctx));
+  }
+
+  /** Up to `limit` of a channel's messages after the message `cursor`, oldest first, 100 a page. */
+  private async messagesAfter(rest: DiscordRest, channelId: string, cursor: string, limit: number): Promise<MessageCreate[]> {
+    const fetched: MessageCreate[] = [];
+    while (fetched.length < limit) {
+      const page = (await rest.messages(channelId, { after: cursor, limit: Math.min(MESSAGES_PAGE_LIMIT, limit - fetched.length) })).sort(bySnowflake);
+      fetched.push(...page);
+      const last = page[page.length - 1];
+      if (page.length < MESSAGES_PAGE_LIMIT || last === undefined) break;
+      cursor = last.id;
+    }
+    return fetched;
   }
 
   /**
    * The person's message, in the channel or (a Matrix thread) the Discord thread on its root message, which is
    * started when there is none yet; a file goes as a multipart attachment with the caption as content. In a guild
    * channel it is posted through the channel's webhook, with the person's name and avatar; in a DM, or when the bot
-   * may not manage webhooks, as the bot's own message (a real reply then).
+   * may not manage webhooks, as the bot's own message (a real reply then). With a user login it is always the
+   * person's own message, posted as them (never through a webhook), a real reply.
    */
-  async handleMatrixMessage(key: PortalKey, message: MatrixMessage): Promise<{ messageId: RemoteMessageId }> {
+  async handleMatrixMessage(key: PortalKey, message: MatrixMessage): Promise<SentMessage> {
     const rest = await this.rest();
     const { content, mentionedUserIds } = matrixToDiscord(message.content, this.ghostResolver());
     const channelId = message.threadRoot !== undefined ? await this.threadOf(rest, key, message.threadRoot, message.content.body) : key;
@@ -161,38 +203,65 @@ export class DiscordNetworkApi
       message.media?.bytes !== undefined ? [{ filename: message.media.filename, contentType: message.media.mimetype ?? "application/octet-stream", bytes: message.media.bytes }] : [];
     // Only what the person pinged through pills may ping: never @everyone or roles by accident.
     const allowedMentions = { parse: [], users: mentionedUserIds };
-    const hook = await this.webhook(rest, key);
-    let sent: { id: string };
+    const hook = rest.kind === "user" ? null : await this.webhook(rest, key);
+    const thread = channelId === key ? undefined : channelId;
+    /** Posts one Discord message of the text; the first carries the files and the reply. */
+    let post: (part: string, first: boolean) => Promise<{ id: string }>;
+    let text = content;
     if (hook !== null) {
       const sender = await this.login.webhookSender(message.roomId, message.sender);
       const quote = reply === undefined ? "" : replyQuote(await this.authorName(rest, reply), messageLink(hook.guildId, reply.channelId, reply.messageId));
-      const body = {
-        content: `${quote}${content}`,
-        username: webhookUsername(sender.displayName, message.sender),
-        ...(sender.avatarUrl !== undefined ? { avatar_url: sender.avatarUrl } : {}),
-        allowed_mentions: allowedMentions,
+      text = `${quote}${content}`;
+      let current = hook;
+      post = (part, first) => {
+        const body = {
+          content: part,
+          username: webhookUsername(sender.displayName, message.sender),
+          ...(sender.avatarUrl !== undefined ? { avatar_url: sender.avatarUrl } : {}),
+          allowed_mentions: allowedMentions,
+        };
+        return rest.executeWebhook(current, body, first ? files : [], thread).catch(async (err: unknown) => {
+          // The webhook was deleted on Discord: a new one, once.
+          if (!(err instanceof DiscordApiError && err.code === UNKNOWN_WEBHOOK)) throw err;
+          const again = await this.lookUpWebhook(rest, key);
+          if (again === null) throw err;
+          current = again;
+          return rest.executeWebhook(again, body, first ? files : [], thread);
+        });
       };
-      sent = await rest.executeWebhook(hook, body, files, channelId === key ? undefined : channelId).catch(async (err: unknown) => {
-        // The webhook was deleted on Discord: a new one, once.
-        if (!(err instanceof DiscordApiError && err.code === UNKNOWN_WEBHOOK)) throw err;
-        const again = await this.lookUpWebhook(rest, key);
-        if (again === null) throw err;
-        return rest.executeWebhook(again, body, files, channelId === key ? undefined : channelId);
-      });
     } else {
-      sent = await rest.createMessage(
-        channelId,
-        {
-          content,
-          // A reply pings its author, as Discord's own client does by default.
-          allowed_mentions: { ...allowedMentions, ...(reply !== undefined ? { replied_user: true } : {}) },
-          // A reply whose target is gone is still sent, as a plain message.
-          ...(reply !== undefined ? { message_reference: { message_id: reply.messageId, channel_id: reply.channelId, fail_if_not_exists: false } } : {}),
-        },
-        files,
-      );
+      post = (part, first) =>
+        rest.createMessage(
+          channelId,
+          {
+            content: part,
+            // A reply pings its author, as Discord's own client does by default.
+            allowed_mentions: { ...allowedMentions, ...(first && reply !== undefined ? { replied_user: true } : {}) },
+            // A reply whose target is gone is still sent, as a plain message.
+            ...(first && reply !== undefined ? { message_reference: { message_id: reply.messageId, channel_id: reply.channelId, fail_if_not_exists: false } } : {}),
+            // As the person's own account: the bridge's nonce tells each part's echo from what they write in a Discord app.
+            ...(rest.kind === "user" ? { nonce: bridgeNonce() } : {}),
+          },
+          first ? files : [],
+        );
     }
-    return { messageId: remoteMessageId(channelId === key ? sent.id : `${channelId}/${sent.id}`) };
+    // Over Discord's 2,000 characters: several messages, in order. The first stands for the Matrix event; the others'
+    // echoes are dropped as the bridge's own posts (isOwnMessage). Once the first is out, a failed later part is
+    // logged and the rest left out: failing the event would send it all again.
+    const [head = "", ...tail] = splitDiscordContent(text);
+    const sent = await post(head, true);
+    const extras: { id: string }[] = [];
+    for (const [i, part] of tail.entries()) {
+      try {
+        extras.push(await post(part, false));
+      } catch (err) {
+        console.warn(`${message.eventId}: parts ${i + 2}-${tail.length + 1} not sent to Discord: ${(err as Error).message}`);
+        break;
+      }
+    }
+    const id = (posted: { id: string }) => remoteMessageId(channelId === key ? posted.id : `${channelId}/${posted.id}`);
+    // The later parts too: their echoes and history are the person's own, and a redaction deletes them.
+    return { messageId: id(sent), ...(extras.length > 0 ? { extraMessageIds: extras.map(id) } : {}) };
   }
 
   /**
@@ -238,8 +307,10 @@ export class DiscordNetworkApi
   /**
    * A change to one of the person's messages through the channel's webhook (a thread's with `thread_id`): false
    * when there is none, or the message is not the webhook's (Discord's 404: sent as the bot), for the bot's way.
+   * Never with a user login: the person's messages are their own (a webhook stored by an earlier bot login too).
    */
   private async viaWebhook(key: PortalKey, channelId: string, change: (hook: ChannelWebhook, threadId: string | undefined) => Promise<unknown>): Promise<boolean> {
+    if ((await this.rest()).kind === "user") return false;
     const stored = await this.login.webhook(key);
     if (stored === null || stored === "none") return false;
     try {
@@ -268,19 +339,33 @@ export class DiscordNetworkApi
     const { content, mentionedUserIds } = matrixToDiscord(message.content, this.ghostResolver());
     const { channelId, messageId } = splitMessageId(key, target);
     const rest = await this.rest();
-    const body = { content, allowed_mentions: { parse: [], users: mentionedUserIds } };
+    // Only the first Discord message of a long one is mapped: it takes what fits (Discord refuses more).
+    const body = { content: splitDiscordContent(content)[0] ?? "", allowed_mentions: { parse: [], users: mentionedUserIds } };
     if (await this.viaWebhook(key, channelId, (hook, threadId) => rest.editWebhookMessage(hook, messageId, body, threadId))) return;
     await rest.editMessage(channelId, messageId, body);
   }
 
   async handleMatrixReaction(key: PortalKey, target: RemoteMessageId, emoji: string): Promise<void> {
     const { channelId, messageId } = splitMessageId(key, target);
-    await (await this.rest()).addReaction(channelId, messageId, emoji);
+    const name = await this.discordEmoji(emoji);
+    if (name !== null) await (await this.rest()).addReaction(channelId, messageId, name);
   }
 
   async handleMatrixReactionRemove(key: PortalKey, target: RemoteMessageId, emoji: string): Promise<void> {
     const { channelId, messageId } = splitMessageId(key, target);
-    await (await this.rest()).removeOwnReaction(channelId, messageId, emoji);
+    const name = await this.discordEmoji(emoji);
+    if (name !== null) await (await this.rest()).removeOwnReaction(channelId, messageId, name);
+  }
+
+  /**
+   * A reaction key as Discord names the emoji: a unicode emoji as itself; the mxc URI of a custom emoji image the
+   * bridge uploaded as `name:id` (Discord's form; `_` for a name not known yet); null, logged, for any other image.
+   */
+  private async discordEmoji(key: string): Promise<string | null> {
+    if (!key.startsWith("mxc://")) return key;
+    const custom = await this.login.customEmojiOfMxc(key);
+    if (custom === null) console.warn(`discord: reaction ${key} not sent: not a Discord custom emoji`);
+    return custom === null ? null : `${custom.name ?? "_"}:${custom.id}`;
   }
 
   async handleMatrixRedaction(key: PortalKey, target: RemoteMessageId): Promise<void> {
@@ -288,6 +373,20 @@ export class DiscordNetworkApi
     const rest = await this.rest();
     if (await this.viaWebhook(key, channelId, (hook, threadId) => rest.deleteWebhookMessage(hook, messageId, threadId))) return;
     await rest.deleteMessage(channelId, messageId);
+  }
+
+  /**
+   * The person read up to `target`: with a user login, Discord's read state moves there (POST .../ack), so their
+   * other Discord clients show the channel read. A bot has no read state: nothing is sent. The method is there for
+   * both kinds because the core detects capabilities by method presence (`canMarkRead`) and this API is made before
+   * the login's kind is known (it is read from the gateway object on first use); for a bot login a receipt is thus
+   * a no-op (and while logged out), which only costs the portal the kind's lookup.
+   */
+  async handleMatrixReadReceipt(key: PortalKey, target: RemoteMessageId): Promise<void> {
+    // Asked first, so that no login at all (after `logout`) is as quiet as a bot's.
+    if ((await this.login.credentials())?.kind !== "user") return;
+    const { channelId, messageId } = splitMessageId(key, target);
+    await (await this.rest()).ackMessage(channelId, messageId);
   }
 
   /** Typing from Matrix: Discord has no "stopped typing" (it lapses after about 10 s), so only a start is sent. */
@@ -304,11 +403,14 @@ export const discordConnector: NetworkConnector = {
     if (!config) throw new DiscordConfigError("The Discord bridge is not enabled (DISCORD_BRIDGE_ENABLED)");
     const gateway = discordGateway(env);
     return new DiscordNetworkApi(config, {
-      botToken: () => gateway.botToken(),
+      credentials: () => gateway.login(),
       names: (channels, roles, emojis) => gateway.names(channels, roles, emojis),
       webhook: (channelId) => gateway.webhook(channelId),
       saveWebhook: (channelId, hook) => gateway.saveWebhook(channelId, hook),
       webhookSender: (roomId, userId) => gateway.webhookSender(roomId, userId),
+      ownAuthors: () => gateway.ownAuthors(),
+      customEmojiOfMxc: (mxc) => gateway.customEmojiOfMxc(mxc),
+      activeThreads: (channelId) => gateway.activeThreads(channelId),
     });
   },
 };

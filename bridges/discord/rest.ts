@@ -33,7 +33,10 @@ export const ApiWebhook = z.object({
 });
 /** 204 No Content: nothing to read. */
 const NoContent = z.unknown();
-/** GET /gateway/bot: where to connect, and how many IDENTIFYs are left today (session_start_limit). */
+/**
+ * GET /gateway/bot: where to connect, and how many IDENTIFYs are left today (session_start_limit). A user login
+ * reads GET /gateway instead, which answers the url only.
+ */
 const GatewayBot = z.object({
   url: z.string(),
   session_start_limit: z.object({ remaining: z.number().int(), reset_after: z.number().nonnegative() }).optional(),
@@ -84,14 +87,31 @@ const MAX_ATTEMPTS = 5;
 /** Longest 429 wait we sit through inside one request; longer ones fail the request. */
 const MAX_RETRY_AFTER_MS = 60_000;
 
+/**
+ * Which kind of Discord account a token logs in: the bridge's bot (`Authorization: Bot <token>`), or, opt-in, the
+ * person's own user account (`Authorization: <token>`, what Discord's own clients send).
+ */
+export type LoginKind = "bot" | "user";
+export interface DiscordLogin {
+  token: string;
+  kind: LoginKind;
+}
+
+/** The User-Agent of a bot library, as Discord asks bots to send. */
+const BOT_USER_AGENT = "DiscordBot (https://github.com/workers-matrix-inbox, 0.1)";
+/** A user login's User-Agent: a desktop browser's, as Discord's web client sends it (also in IDENTIFY's properties). */
+export const USER_CLIENT_USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
 export interface DiscordRestOptions {
   baseUrl: string;
-  botToken: string;
+  token: string;
+  /** Default "bot". */
+  kind?: LoginKind;
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** The Discord REST calls the bridge makes, with the bot token; 429 answers are waited out and retried. */
+/** The Discord REST calls the bridge makes, with the login's token; 429 answers are waited out and retried. */
 export class DiscordRest {
   private readonly fetcher: typeof fetch;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -101,11 +121,17 @@ export class DiscordRest {
     this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
+  /** Whose token this client sends: the bot's, or the person's own user account's. */
+  get kind(): LoginKind {
+    return this.opts.kind ?? "bot";
+  }
+
   private async request<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      const user = this.kind === "user";
       const headers: Record<string, string> = {
-        authorization: `Bot ${this.opts.botToken}`,
-        "user-agent": "DiscordBot (https://github.com/workers-matrix-inbox, 0.1)",
+        authorization: user ? this.opts.token : `Bot ${this.opts.token}`,
+        "user-agent": user ? USER_CLIENT_USER_AGENT : BOT_USER_AGENT,
       };
       // FormData (a message with files) sets its own multipart content type.
       const multipart = body instanceof FormData;
@@ -128,12 +154,15 @@ export class DiscordRest {
     }
   }
 
-  /** GET /gateway/bot: where the gateway is, and the identify budget. */
-  gatewayBot(): Promise<GatewayBot> {
-    return this.request("GET", "/gateway/bot", GatewayBot);
+  /**
+   * Where the gateway is: GET /gateway/bot for a bot, with the day's identify budget; GET /gateway for a user login
+   * (/gateway/bot refuses users), which has no session_start_limit.
+   */
+  gateway(): Promise<GatewayBot> {
+    return this.request("GET", this.kind === "user" ? "/gateway" : "/gateway/bot", GatewayBot);
   }
 
-  /** GET /users/@me: the bot's own user (its id tells our messages' echoes apart). */
+  /** GET /users/@me: the logged-in account (`bot: true` for a bot); its id tells our messages' echoes apart. */
   currentUser(): Promise<z.infer<typeof ApiUser>> {
     return this.request("GET", "/users/@me", ApiUser);
   }
@@ -166,7 +195,15 @@ export class DiscordRest {
     return this.request("GET", `/channels/${encodeURIComponent(channelId)}/messages?${params}`, z.array(MessageCreate));
   }
 
-  /** POST /channels/{channel.id}/typing: the bot shows as typing for about 10 s. */
+  /**
+   * POST /channels/{channel.id}/messages/{message.id}/ack with `{"token": null}`: marks the channel read up to the
+   * message, as Discord's clients do. User logins only: bots have no read state.
+   */
+  async ackMessage(channelId: string, messageId: string): Promise<void> {
+    await this.request("POST", `/channels/${encodeURIComponent(channelId)}/messages/${encodeURIComponent(messageId)}/ack`, NoContent, { token: null });
+  }
+
+  /** POST /channels/{channel.id}/typing: the account shows as typing for about 10 s. */
   async triggerTyping(channelId: string): Promise<void> {
     await this.request("POST", `/channels/${encodeURIComponent(channelId)}/typing`, NoContent);
   }
@@ -176,7 +213,7 @@ export class DiscordRest {
     return this.request("POST", `/channels/${encodeURIComponent(channelId)}/messages/${encodeURIComponent(messageId)}/threads`, ApiChannel, { name });
   }
 
-  /** PATCH /channels/{channel.id}/messages/{message.id}: only the bot's own messages. */
+  /** PATCH /channels/{channel.id}/messages/{message.id}: only the logged-in account's own messages. */
   editMessage(channelId: string, messageId: string, body: RESTPatchAPIChannelMessageJSONBody): Promise<z.infer<typeof ApiMessage>> {
     return this.request("PATCH", `/channels/${encodeURIComponent(channelId)}/messages/${encodeURIComponent(messageId)}`, ApiMessage, body);
   }

@@ -1,15 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { type APIDMChannel, type APIUser, ChannelType } from "discord-api-types/v10";
-import { EventType, type MatrixClient, type MatrixEvent, MsgType, RelationType, createClient } from "matrix-js-sdk";
+import { EventType, type MatrixClient, type MatrixEvent, MsgType, RelationType } from "matrix-js-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeDiscord } from "./fake-discord";
-import { bridgeRegistration, messages, ofType, relation, waiters } from "./bridge-support";
-import { syncUntilPrepared } from "./client";
-import { freePort } from "./global-setup";
-// @ts-expect-error: plain ESM helper shared with `npm start` and the benchmark
-import { applyMigrations, startWorker, stopWorker } from "../../scripts/worker.mjs";
+import { type BridgeWorld, askBot, messages, ofType, relation, waiters, startBridgeWorld, stopBridgeWorld } from "./bridge-support";
 
 /**
  * The Discord bridge end to end: its own Worker (own port and state, so other e2e tests are undisturbed) with the
@@ -31,7 +24,7 @@ const alice: APIUser = { id: "310000000000000042", username: "alice", discrimina
 let discord: FakeDiscord;
 let worker: { child: unknown; baseUrl: string; output(): string };
 const { waitFor, waitForAsync } = waiters(() => worker.output());
-let persistTo: string;
+let world: BridgeWorld | undefined;
 let person: MatrixClient;
 
 
@@ -68,16 +61,7 @@ async function sendRaw(roomId: string, content: Record<string, unknown>): Promis
 
 let managementRoom: string;
 /** Says `command` in the management room; resolves with the bot's answer to it. */
-async function command(text: string): Promise<string> {
-  const { event_id: eventId } = await person.sendTextMessage(managementRoom, text);
-  const room = person.getRoom(managementRoom)!;
-  const reply = await waitFor(`the answer to ${text.split(" ")[0]}`, () => {
-    const all = messages(room);
-    const at = all.findIndex((e) => e.getId() === eventId);
-    return at !== -1 && all.slice(at + 1).find((e) => e.getSender() === BOT);
-  });
-  return String(reply.getContent()["body"]);
-}
+const command = (text: string): Promise<string> => askBot(person, managementRoom, BOT, text, waitFor);
 const notices = (): string[] => messages(person.getRoom(managementRoom)!).filter((e) => e.getSender() === BOT).map((e) => String(e.getContent()["body"]));
 
 beforeAll(async () => {
@@ -90,45 +74,25 @@ beforeAll(async () => {
   discord.noManageWebhooks.add(CHANNEL);
   await discord.start();
 
-  persistTo = mkdtempSync(path.join(tmpdir(), "matrix-discord-e2e-"));
-  applyMigrations(persistTo);
-  const port = await freePort();
-  worker = await startWorker({
-    port,
-    inspectorPort: await freePort(),
-    persistTo,
+  world = await startBridgeWorld("discord", {
+    ownerLocalpart: OWNER_LOCALPART,
+    asToken: AS_TOKEN,
+    hsToken: HS_TOKEN,
+    registrationExtra: { receive_ephemeral: true },
     vars: {
-      RATE_LIMIT_ENABLED: "false",
-      SERVER_NAME: "localhost",
-      PUBLIC_BASEURL: `http://127.0.0.1:${port}/`,
-      APPSERVICE_RETRY_MAX_MS: "1000",
-      APPSERVICES: bridgeRegistration("discord", port, { receive_ephemeral: true }),
-      DISCORD_BRIDGE_ENABLED: "true",
-      DISCORD_BRIDGE_OWNER: OWNER,
       DISCORD_API_BASE_URL: discord.apiBaseUrl,
       DISCORD_CDN_BASE_URL: discord.cdnBaseUrl,
+      DISCORD_GUILD_MEMBERS_INTENT: "true",
       // No DISCORD_BOT_TOKEN: the person logs in from the management room; the token is sealed with this key.
       BRIDGE_SECRET_KEY: "an e2e key of at least thirty-two characters",
-      DISCORD_AS_TOKEN: AS_TOKEN,
-      DISCORD_HS_TOKEN: HS_TOKEN,
     },
   });
-
-  const res = await fetch(`${worker.baseUrl}/_matrix/client/v3/register`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: OWNER_LOCALPART, password: "discord e2e password", auth: { type: "m.login.dummy" } }),
-  });
-  const session = (await res.json()) as { access_token: string; user_id: string; device_id: string };
-  person = createClient({ baseUrl: worker.baseUrl, accessToken: session.access_token, userId: session.user_id, deviceId: session.device_id });
-  await syncUntilPrepared(person, 20);
+  ({ worker, person } = world);
 }, 120_000);
 
 afterAll(async () => {
-  person?.stopClient();
-  if (worker) stopWorker(worker.child);
+  stopBridgeWorld(world);
   await discord?.stop();
-  if (persistTo) rmSync(persistTo, { recursive: true, force: true });
 });
 
 describe("Discord bridge (fake Discord, real Worker, matrix-js-sdk person)", () => {
@@ -554,6 +518,16 @@ describe("Discord bridge (fake Discord, real Worker, matrix-js-sdk person)", () 
     await waitFor("the new topic", () => room.currentState.getStateEvents("m.room.topic", "")?.getContent()["topic"] === "new topic");
   });
 
+  it("a nickname change without a message renames the ghost in the person's room (GUILD_MEMBERS intent)", async () => {
+    const room = person.getRoom(roomId)!;
+    const aliceGhost = `@_discord_${alice.id}:localhost`;
+    // IDENTIFY asked for the privileged intent (GUILD_MEMBERS, 1 << 1) because the setting is on.
+    expect(Number(discord.identifyData[0]!["intents"]) & (1 << 1)).toBe(1 << 1);
+    discord.memberUpdate(GUILD, alice, "Ali the Great");
+    await waitFor("the ghost's new name", () => room.getMember(aliceGhost)?.name === "Ali the Great");
+    expect((await person.getProfileInfo(aliceGhost)).displayname).toBe("Ali the Great");
+  });
+
   it("a custom emoji shows as an inline image, uploaded from the CDN once", async () => {
     const room = person.getRoom(roomId)!;
     const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 5, 5]);
@@ -572,6 +546,44 @@ describe("Discord bridge (fake Discord, real Worker, matrix-js-sdk person)", () 
     const res = await fetch(`${worker.baseUrl}/_matrix/client/v1/media/download/${mxc!.slice("mxc://".length)}`, { headers: { authorization: `Bearer ${person.getAccessToken()}` } });
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(png);
     expect(discord.downloads.get(path)).toBe(1);
+  });
+
+  it("a custom-emoji reaction shows with the emoji's mxc key (the image uploaded once); that key from Matrix reacts with name:id", async () => {
+    const room = person.getRoom(roomId)!;
+    const target = discord.userMessage(CHANNEL, alice, "react to me with blobcat");
+    const targetEvent = await waitFor("the message", () => messages(room).find((e) => e.getWireContent()["body"] === "react to me with blobcat"));
+    discord.reactCustom(CHANNEL, target.id, bob, { id: "1300000000000000001", name: "blobcat" });
+    const reaction = await waitFor("the reaction", () => ofType(room, "m.reaction").find((e) => relation(e)["event_id"] === targetEvent.getId()));
+    const key = String(relation(reaction)["key"]);
+    expect([reaction.getSender(), key]).toEqual([`@_discord_${bob.id}:localhost`, expect.stringMatching(/^mxc:\/\/localhost\//)]);
+    expect(reaction.getContent()["com.beeper.reaction.shortcode"]).toBe(":blobcat:");
+    // The image the text's inline emoji uses: not downloaded again.
+    expect(discord.downloads.get("/emojis/1300000000000000001.png")).toBe(1);
+
+    await person.sendEvent(roomId, EventType.Reaction, { "m.relates_to": { rel_type: RelationType.Annotation, event_id: targetEvent.getId()!, key } });
+    const sentReaction = await waitFor("the reaction at Discord", () => discord.botReactions.find((r) => r.messageId === target.id));
+    expect(sentReaction).toEqual({ channelId: CHANNEL, messageId: target.id, emoji: "blobcat:1300000000000000001", removed: false });
+  });
+
+  it("a 4,500-character message from Matrix arrives as 3 Discord messages, in order, and none of them echoes back", async () => {
+    const room = person.getRoom(roomId)!;
+    const postedBefore = discord.posted.length;
+    // 90 lines of 49 characters and a "!": 40 lines fit in a message (1,999 characters), then 40, then 10.
+    const text = `${Array.from({ length: 90 }, (_, i) => `line ${String(i).padStart(2, "0")} ${"y".repeat(41)}`).join("\n")}!`;
+    expect(text).toHaveLength(4500);
+    await person.sendTextMessage(roomId, text);
+    const parts = await waitFor("three messages at Discord", () => (discord.posted.length >= postedBefore + 3 ? discord.posted.slice(postedBefore) : undefined));
+    expect(parts.map((p) => [p.channelId, String(p.body["content"]).length])).toEqual([
+      [CHANNEL, 1999],
+      [CHANNEL, 1999],
+      [CHANNEL, 500],
+    ]);
+    expect(parts.map((p) => p.body["content"]).join("\n")).toBe(text);
+    // Discord echoed all three (the bot's own messages): a later message shows they were handled, and dropped.
+    discord.userMessage(CHANNEL, alice, "after the long one");
+    await waitFor("the next message", () => messages(room).some((e) => e.getWireContent()["body"] === "after the long one"));
+    expect(messages(room).filter((e) => String(e.getWireContent()["body"]).startsWith("line ")).map((e) => e.getSender())).toEqual([OWNER]);
+    expect(discord.posted).toHaveLength(postedBefore + 3);
   });
 
   it("a DM to the bot is bridged by itself, as a direct room", async () => {
@@ -619,7 +631,13 @@ describe("Discord bridge (fake Discord, real Worker, matrix-js-sdk person)", () 
   it("the same burst with the session invalidated (op 9, no resume): re-identified, the gap filled from history, every message once, in order", async () => {
     const identifies = discord.identifies;
     const postedBefore = discord.posted.length;
-    await burst("invalid", () => discord.invalidateSessions());
+    const thread = [...discord.channels.values()].find((c) => c.type === ChannelType.PublicThread && c.parent_id === CHANNEL)!;
+    await burst("invalid", () => {
+      discord.invalidateSessions();
+      // Said in a thread while there is no session: only the thread's history has it.
+      discord.userMessage(thread.id, bob, "in a thread, during the gap");
+    });
+    expect((await roomBodies(roomId)).filter((b) => b === "in a thread, during the gap")).toHaveLength(1);
     expect(discord.identifies).toBe(identifies + 1);
     expect(discord.posted).toHaveLength(postedBefore);
     const status = (await (await fetch(`${worker.baseUrl}/_bridges/discord/status`, { headers: { authorization: `Bearer ${HS_TOKEN}` } })).json()) as Record<string, unknown>;

@@ -12,7 +12,9 @@ import { type WebSocket, WebSocketServer } from "ws";
  * webhook (/webhooks/{id}/{token}..., no bot token, JSON or multipart), with 429s on demand) and a gateway WebSocket (HELLO, IDENTIFY -> READY + GUILD_CREATE, RESUME -> replay + RESUMED
  * or op 9, heartbeat ACKs, dispatches on demand; it can drop connections, invalidate sessions and revoke the token
  * with close code 4004). Like Discord, it dispatches MESSAGE_CREATE for the messages the bot itself posts, so the
- * bridge's echo suppression is exercised.
+ * bridge's echo suppression is exercised. With `userToken` set it also takes the person's own user token (bare, no
+ * "Bot "): GET /gateway, a user READY (whole guilds, private_channels), messages and reactions authored by `user`,
+ * and the read marker (POST .../ack).
  */
 
 interface Dispatched {
@@ -30,7 +32,7 @@ export class FakeDiscord {
   readonly bot: APIUser = { id: "900000000000000001", username: "inbox-bridge", discriminator: "0", global_name: null, avatar: null, bot: true };
   readonly channels = new Map<string, APIChannel>();
   readonly guilds = new Map<string, Pick<APIGuild, "id" | "name">>();
-  /** Every message the bot posted (after any 429s), with the files of a multipart post. */
+  /** Every message the bot (or, with a user token, the user) posted (after any 429s), with the files of a multipart post. */
   readonly posted: { channelId: string; body: Record<string, unknown>; message: APIMessage; files: { filename: string; contentType: string; bytes: Uint8Array }[] }[] = [];
   /** Each channel's messages, oldest first (what GET /channels/{id}/messages reads). */
   readonly history = new Map<string, APIMessage[]>();
@@ -38,7 +40,7 @@ export class FakeDiscord {
   readonly typingCalls: string[] = [];
   /** IDENTIFYs refused because the token was revoked, and sessions closed with a code. */
   refusedIdentifies = 0;
-  /** Every PATCH of a bot message, DELETE of one, and reaction the bot added (PUT) or removed (DELETE). */
+  /** Every PATCH of a bot message, DELETE of one, and reaction the bot added (PUT) or removed (DELETE); the user's alike, with a user token. */
   readonly edited: { channelId: string; messageId: string; body: Record<string, unknown> }[] = [];
   readonly deleted: { channelId: string; messageId: string }[] = [];
   readonly botReactions: { channelId: string; messageId: string; emoji: string; removed: boolean }[] = [];
@@ -72,6 +74,19 @@ export class FakeDiscord {
   private readonly wss: WebSocketServer;
 
   private botToken: string;
+  /** The person's own account, for the opt-in user-token login (`login user <token>`). */
+  readonly user: APIUser = { id: "310000000000000077", username: "me", discriminator: "0", global_name: "Me Myself", avatar: null };
+  /** The person's user token, when a test gives them one: sent bare (no "Bot "), it acts as `user` on REST and gateway. */
+  userToken: string | null = null;
+  /** Every IDENTIFY's `d` without its token (a user's has `capabilities` and `properties`, no `intents`). */
+  readonly identifyData: Record<string, unknown>[] = [];
+  /** Every POST /channels/{id}/messages/{id}/ack (a user's read marker), with its body. */
+  readonly acks: { channelId: string; messageId: string; body: unknown }[] = [];
+  /**
+   * When above 0, a posted message's MESSAGE_CREATE goes out this many ms before the REST answer (Discord does not
+   * order the two), so the echo reaches the bridge while its send is still waiting.
+   */
+  echoBeforeAnswerMs = 0;
 
   constructor(botToken: string) {
     this.botToken = botToken;
@@ -216,6 +231,17 @@ export class FakeDiscord {
     this.dispatch(remove ? "MESSAGE_REACTION_REMOVE" : "MESSAGE_REACTION_ADD", { user_id: user.id, channel_id: channelId, message_id: messageId, emoji: { id: null, name: emoji }, ...guild, ...member });
   }
 
+  /** MESSAGE_REACTION_ADD of a custom emoji (its image on the fake CDN: `customEmoji`) by a user, in a guild with member. */
+  reactCustom(channelId: string, messageId: string, user: APIUser, emoji: { id: string; name: string }): void {
+    const member = { user, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 };
+    this.dispatch("MESSAGE_REACTION_ADD", { user_id: user.id, channel_id: channelId, message_id: messageId, emoji: { ...emoji, animated: false }, ...this.guildOf(channelId), member });
+  }
+
+  /** GUILD_MEMBER_UPDATE (GUILD_MEMBERS intent): a member's new server nickname (null: cleared), no message. */
+  memberUpdate(guildId: string, user: APIUser, nick: string | null): void {
+    this.dispatch("GUILD_MEMBER_UPDATE", { guild_id: guildId, user, nick, roles: [], joined_at: new Date().toISOString(), avatar: null });
+  }
+
   typing(channelId: string, user: APIUser): void {
     this.dispatch("TYPING_START", { channel_id: channelId, user_id: user.id, timestamp: Math.floor(Date.now() / 1000), ...this.guildOf(channelId) });
   }
@@ -272,27 +298,34 @@ export class FakeDiscord {
         this.heartbeats++;
         socket.send(JSON.stringify({ op: 11 }));
       } else if (frame.op === 2) {
-        if (d["token"] !== this.botToken) {
+        const account = this.accountOf(d["token"]);
+        if (account === null) {
           this.refusedIdentifies++;
           return socket.close(4004, "Authentication failed.");
         }
+        const { token: _token, ...identify } = d;
+        this.identifyData.push(identify);
         this.identifies++;
         session.sessionId = `session-${this.identifies}`;
         this.sessionIds.add(session.sessionId);
-        const ready = { v: 10, user: this.bot, guilds: [], session_id: session.sessionId, resume_gateway_url: `ws://127.0.0.1:${this.port}/gateway`, application: { id: this.bot.id, flags: 0 } };
+        const resumeUrl = `ws://127.0.0.1:${this.port}/gateway`;
+        // A user's READY carries its whole guilds and its DMs (private_channels); a bot's, unavailable guilds only.
+        const ready =
+          account === this.user
+            ? { v: 10, user: this.user, guilds: [...this.guilds.values()].map((g) => this.guildPayload(g)), private_channels: [...this.channels.values()].filter((c) => c.type === 1 || c.type === 3), session_id: session.sessionId, resume_gateway_url: resumeUrl }
+            : { v: 10, user: this.bot, guilds: [], session_id: session.sessionId, resume_gateway_url: resumeUrl, application: { id: this.bot.id, flags: 0 } };
         // READY takes a sequence number too, like every dispatch.
         this.log.push({ s: this.log.length + 1, t: "READY", d: ready });
         this.sendDispatch(socket, this.log[this.log.length - 1]!);
         // Then a GUILD_CREATE per guild, with its channels (Discord sends them after READY).
-        for (const guild of this.guilds.values()) {
-          const channels = [...this.channels.values()].filter((c) => "guild_id" in c && c.guild_id === guild.id);
-          const event = { s: this.log.length + 1, t: "GUILD_CREATE", d: { ...guild, channels: channels.filter((c) => c.type !== 11), threads: channels.filter((c) => c.type === 11), roles: [] } };
+        for (const guild of account === this.user ? [] : this.guilds.values()) {
+          const event = { s: this.log.length + 1, t: "GUILD_CREATE", d: this.guildPayload(guild) };
           this.log.push(event);
           this.sendDispatch(socket, event);
         }
       } else if (frame.op === 6) {
         const sessionId = d["session_id"];
-        if (d["token"] !== this.botToken || typeof sessionId !== "string" || !this.sessionIds.has(sessionId)) {
+        if (this.accountOf(d["token"]) === null || typeof sessionId !== "string" || !this.sessionIds.has(sessionId)) {
           return socket.send(JSON.stringify({ op: 9, d: false }));
         }
         this.resumes++;
@@ -303,6 +336,17 @@ export class FakeDiscord {
         this.sendDispatch(socket, this.log[this.log.length - 1]!);
       }
     });
+  }
+
+  /** Whose token this is: the bot's, the person's (user token), or nobody's. */
+  private accountOf(token: unknown): APIUser | null {
+    return token === this.botToken ? this.bot : this.userToken !== null && token === this.userToken ? this.user : null;
+  }
+
+  /** A guild as GUILD_CREATE (and a user's READY) carries it: with its channels and threads. */
+  private guildPayload(guild: Pick<APIGuild, "id" | "name">): Record<string, unknown> {
+    const channels = [...this.channels.values()].filter((c) => "guild_id" in c && c.guild_id === guild.id);
+    return { ...guild, channels: channels.filter((c) => c.type !== 11), threads: channels.filter((c) => c.type === 11), roles: [] };
   }
 
   /** A message post's JSON: the body itself, or (multipart, "Uploading Files") `payload_json` and `files[n]`. */
@@ -391,14 +435,23 @@ export class FakeDiscord {
     // Webhook execution needs no bot token: the webhook's own token is in the path.
     const hookRoute = /^\/api\/v10\/webhooks\/(\d+)\/([^/]+)(?:\/messages\/(\d+))?$/.exec(path);
     if (hookRoute) return this.webhookRest(req, res, Buffer.concat(chunks), hookRoute[1]!, decodeURIComponent(hookRoute[2]!), hookRoute[3]);
-    if (req.headers.authorization !== `Bot ${this.botToken}`) return reply(401, { message: "401: Unauthorized", code: 0 });
+    // A bot's token comes as "Bot <token>", a user's bare (as Discord's own clients send it).
+    const auth = req.headers.authorization ?? "";
+    const account = auth.startsWith("Bot ") ? (auth.slice(4) === this.botToken ? this.bot : null) : this.accountOf(auth) === this.user ? this.user : null;
+    if (account === null) return reply(401, { message: "401: Unauthorized", code: 0 });
     const route = path.slice("/api/v10".length);
     let m: RegExpExecArray | null;
+    if (req.method === "GET" && route === "/gateway") return reply(200, { url: `ws://127.0.0.1:${this.port}/gateway` });
+    if (req.method === "POST" && (m = /^\/channels\/(\d+)\/messages\/(\d+)\/ack$/.exec(route))) {
+      if (account !== this.user) return reply(401, { message: "401: Unauthorized", code: 0 });
+      this.acks.push({ channelId: m[1]!, messageId: m[2]!, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown });
+      return reply(200, { token: null });
+    }
     if (req.method === "GET" && route === "/gateway/bot") {
       this.gatewayBotCalls++;
       return reply(200, { url: `ws://127.0.0.1:${this.port}/gateway`, shards: 1, session_start_limit: { total: 1000, ...this.sessionStartLimit, max_concurrency: 1 } });
     }
-    if (req.method === "GET" && route === "/users/@me") return reply(200, this.bot);
+    if (req.method === "GET" && route === "/users/@me") return reply(200, account);
     if (req.method === "GET" && route === "/users/@me/guilds") return reply(200, [...this.guilds.values()].map((g) => ({ id: g.id, name: g.name, icon: null })));
     if (req.method === "GET" && (m = /^\/guilds\/(\d+)\/channels$/.exec(route))) {
       const guildId = m[1]!;
@@ -463,15 +516,22 @@ export class FakeDiscord {
       const { body, files } = await this.messageBody(req, Buffer.concat(chunks));
       const reference = body["message_reference"] as { message_id?: string } | undefined;
       const message: APIMessage = {
-        ...this.message(channelId, this.bot, typeof body["content"] === "string" ? body["content"] : "", []),
+        ...this.message(channelId, account, typeof body["content"] === "string" ? body["content"] : "", []),
         ...(reference?.message_id ? { type: 19, message_reference: { type: 0, message_id: reference.message_id, channel_id: channelId } } : {}),
         attachments: files.map((f) => this.attachment(f.filename, f.contentType, f.bytes)),
       };
       this.remember(message);
       this.posted.push({ channelId, body, message, files });
-      reply(200, message);
-      // Discord tells the gateway about the bot's own message too: the bridge must not bring it back.
-      this.dispatch("MESSAGE_CREATE", message);
+      // Like Discord: the poster's `nonce` comes back in the answer and in MESSAGE_CREATE, never in the history.
+      const echo = typeof body["nonce"] === "string" ? { ...message, nonce: body["nonce"] } : message;
+      // Discord tells the gateway about the poster's own message too: the bridge must not bring it back.
+      if (this.echoBeforeAnswerMs > 0) {
+        this.dispatch("MESSAGE_CREATE", echo);
+        await new Promise((r) => setTimeout(r, this.echoBeforeAnswerMs));
+        return reply(200, echo);
+      }
+      reply(200, echo);
+      this.dispatch("MESSAGE_CREATE", echo);
       return;
     }
     const noContent = () => {
@@ -504,7 +564,7 @@ export class FakeDiscord {
       const removed = req.method === "DELETE";
       this.botReactions.push({ channelId, messageId, emoji, removed });
       noContent();
-      this.react(channelId, messageId, this.bot, emoji, removed);
+      this.react(channelId, messageId, account, emoji, removed);
       return;
     }
     return reply(404, { message: "404: Not Found", code: 0 });

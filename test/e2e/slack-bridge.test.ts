@@ -1,16 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { EventType, type MatrixClient, type MatrixEvent, MsgType, RelationType, createClient } from "matrix-js-sdk";
+import { EventType, type MatrixClient, type MatrixEvent, MsgType, RelationType } from "matrix-js-sdk";
 import { logger } from "matrix-js-sdk/lib/logger.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "./fake-slack";
-import { bridgeRegistration, messages, ofType, relation, waiters } from "./bridge-support";
-import { syncUntilPrepared } from "./client";
-import { freePort } from "./global-setup";
-// @ts-expect-error: plain ESM helper shared with `npm start` and the benchmark
-import { applyMigrations, startWorker, stopWorker } from "../../scripts/worker.mjs";
+import { type BridgeWorld, messages, ofType, relation, waiters, startBridgeWorld, stopBridgeWorld } from "./bridge-support";
 
 /**
  * The Slack bridge end to end: its own Worker (own port and state) with the bridge enabled and registered as an
@@ -41,7 +34,7 @@ const BOB_GHOST = "@_slack_t0001_u0043:localhost";
 let slack: FakeSlack;
 let worker: { child: unknown; baseUrl: string; output(): string };
 const { waitFor } = waiters(() => worker.output());
-let persistTo: string;
+let world: BridgeWorld | undefined;
 let person: MatrixClient;
 let accessToken: string;
 let managementRoom: string;
@@ -111,21 +104,12 @@ beforeAll(async () => {
   slack.users.set(slack.bot.userId, { id: slack.bot.userId, name: "inbox-bridge", profile: { display_name: "", real_name: "Inbox bridge" } });
   slack.channels.set(CHANNEL, { id: CHANNEL, name: "general", topic: { value: "chit-chat" } });
 
-  persistTo = mkdtempSync(path.join(tmpdir(), "matrix-slack-e2e-"));
-  applyMigrations(persistTo);
-  const port = await freePort();
-  worker = await startWorker({
-    port,
-    inspectorPort: await freePort(),
-    persistTo,
+  world = await startBridgeWorld("slack", {
+    ownerLocalpart: OWNER_LOCALPART,
+    asToken: AS_TOKEN,
+    hsToken: HS_TOKEN,
+    registrationExtra: { "de.sorunome.msc2409.push_ephemeral": true },
     vars: {
-      RATE_LIMIT_ENABLED: "false",
-      SERVER_NAME: "localhost",
-      PUBLIC_BASEURL: `http://127.0.0.1:${port}/`,
-      APPSERVICE_RETRY_MAX_MS: "1000",
-      APPSERVICES: bridgeRegistration("slack", port, { "de.sorunome.msc2409.push_ephemeral": true }),
-      SLACK_BRIDGE_ENABLED: "true",
-      SLACK_BRIDGE_OWNER: OWNER,
       SLACK_API_BASE_URL: slack.apiBaseUrl,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_BOT_TOKEN: BOT_TOKEN,
@@ -134,29 +118,18 @@ beforeAll(async () => {
       SLACK_CLIENT_ID: CLIENT_ID,
       SLACK_CLIENT_SECRET: CLIENT_SECRET,
       BRIDGE_SECRET_KEY: "slack-e2e-bridge-secret-key-of-32-characters-at-least",
-      SLACK_AS_TOKEN: AS_TOKEN,
-      SLACK_HS_TOKEN: HS_TOKEN,
     },
   });
+  ({ worker, person } = world);
   // Events go to the Events API route first; the Socket Mode test switches to the socket.
   slack.eventsUrl = `${worker.baseUrl}/_bridges/slack/events`;
 
-  const res = await fetch(`${worker.baseUrl}/_matrix/client/v3/register`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username: OWNER_LOCALPART, password: "slack e2e password", auth: { type: "m.login.dummy" } }),
-  });
-  const session = (await res.json()) as { access_token: string; user_id: string; device_id: string };
-  accessToken = session.access_token;
-  person = createClient({ baseUrl: worker.baseUrl, accessToken, userId: session.user_id, deviceId: session.device_id });
-  await syncUntilPrepared(person, 20);
+  accessToken = world.accessToken;
 }, 120_000);
 
 afterAll(async () => {
-  person?.stopClient();
-  if (worker) stopWorker(worker.child);
+  stopBridgeWorld(world);
   await slack?.stop();
-  if (persistTo) rmSync(persistTo, { recursive: true, force: true });
 });
 
 describe("Slack bridge (fake Slack, real Worker, matrix-js-sdk person)", () => {

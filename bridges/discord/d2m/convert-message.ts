@@ -1,8 +1,9 @@
 import { type PortalKey, type RemoteMessageId, portalKey, remoteMessageId, remoteUserId } from "../../core/ids";
 import type { z } from "zod";
-import type { MatrixMessageContent, RemoteActor, RemoteAttachment, RemoteChange, RemoteEdit, RemoteMessage, RemoteSender } from "../../core/network";
-import type { Embed, MessageCreate, MessageDelete, MessageReaction, MessageUpdate, TypingStart } from "../gateway/payloads";
+import type { MatrixMessageContent, RemoteActor, RemoteAttachment, RemoteChange, RemoteEdit, RemoteGhostProfile, RemoteMessage, RemoteSender } from "../../core/network";
+import type { Embed, GuildMemberUpdate, MessageCreate, MessageDelete, MessageReaction, MessageUpdate, TypingStart } from "../gateway/payloads";
 import { type MentionResolver, renderDiscordMarkdown } from "./markdown";
+import { isBridgeNonce } from "../nonce";
 
 /** What conversion needs to know beyond the payload, injected (pure converters, no bridge state). */
 export interface D2mContext {
@@ -16,16 +17,18 @@ export interface D2mContext {
   emojiMxc(discordId: string): string | undefined;
 }
 
-/** A custom emoji used in a message: its image is at the CDN's `emojis/{id}.png` (`.gif` when animated). */
+/** A custom emoji used in a message or a reaction: its image is at the CDN's `emojis/{id}.png` (`.gif` when animated). */
 export interface CustomEmoji {
   id: string;
+  /** Its name, without colons (`blobcat`): a reaction from Matrix names it again as `name:id`. */
+  name: string;
   animated: boolean;
 }
 
 /** The custom emoji in a message's text (`<:name:id>`, `<a:name:id>`), each once. */
 export function customEmojis(text: string): CustomEmoji[] {
   const found = new Map<string, CustomEmoji>();
-  for (const m of text.matchAll(/<(a?):\w+:(\d+)>/g)) found.set(m[2] ?? "", { id: m[2] ?? "", animated: m[1] === "a" });
+  for (const m of text.matchAll(/<(a?):(\w+):(\d+)>/g)) found.set(m[3] ?? "", { id: m[3] ?? "", name: m[2] ?? "", animated: m[1] === "a" });
   return [...found.values()];
 }
 
@@ -113,6 +116,27 @@ export function messageContent(message: MessageText, ctx: D2mContext): MatrixMes
   return content;
 }
 
+/**
+ * Who posts for the bridge: its channels' webhooks, and the bot user of a bot login (null for a user login, whose
+ * own account is the person's: what they write in Discord's own client is theirs to see).
+ */
+export interface OwnAuthors {
+  botUserId: string | null;
+  webhookIds: string[];
+}
+
+/**
+ * A message the bridge posted itself (the person's, from Matrix), through one of its webhooks or as its bot: never
+ * bridged back, even when it is not in the portal's message map (a crash between the post and saving its row, or the
+ * later parts of a long message, of which only the first is mapped).
+ */
+export function isOwnMessage(message: { author?: { id: string } | undefined; webhook_id?: string | undefined; nonce?: unknown }, own: OwnAuthors): boolean {
+  // A user login's post from Matrix (live only: the history has no nonces).
+  if (isBridgeNonce(message.nonce)) return true;
+  if (message.webhook_id !== undefined) return own.webhookIds.includes(message.webhook_id);
+  return message.author !== undefined && message.author.id === own.botUserId;
+}
+
 /** Whether a message has anything to show (text, embeds, stickers or files). */
 export function hasContent(message: MessageCreate): boolean {
   return message.content !== "" || message.attachments.length > 0 || message.embeds.length > 0 || message.sticker_items.length > 0;
@@ -172,14 +196,22 @@ function actor(userId: string, member: { user?: { username: string; global_name?
   return name === undefined ? { id: remoteUserId(userId) } : { id: remoteUserId(userId), displayName: name };
 }
 
-/** The reaction key: a unicode emoji as itself, a custom emoji as `:name:` (its image is not bridged). */
-export function emojiKey(emoji: { id: string | null; name: string | null }): string | null {
-  if (emoji.name === null) return null;
-  return emoji.id === null ? emoji.name : `:${emoji.name}:`;
+/**
+ * The reaction key: a unicode emoji as itself; a custom emoji as its uploaded image's mxc URI (the one its inline
+ * image in text uses), else as `:name:`; a deleted custom emoji (no name) without an image is nothing.
+ */
+export function emojiKey(emoji: { id: string | null; name: string | null }, emojiMxc: D2mContext["emojiMxc"]): string | null {
+  if (emoji.id === null) return emoji.name;
+  return emojiMxc(emoji.id) ?? (emoji.name === null ? null : `:${emoji.name}:`);
 }
 
-export function remoteReaction(kind: "reaction" | "reaction_remove", reaction: z.infer<typeof MessageReaction>, route: ChannelRoute, now: number): RemoteChange | null {
-  const emoji = emojiKey(reaction.emoji);
+/** A reaction's custom emoji (its image to upload), or null for a unicode one. */
+export function reactionEmoji(emoji: z.infer<typeof MessageReaction>["emoji"]): CustomEmoji | null {
+  return emoji.id === null || emoji.name === null ? null : { id: emoji.id, name: emoji.name, animated: emoji.animated ?? false };
+}
+
+export function remoteReaction(kind: "reaction" | "reaction_remove", reaction: z.infer<typeof MessageReaction>, route: ChannelRoute, now: number, ctx: D2mContext): RemoteChange | null {
+  const emoji = emojiKey(reaction.emoji, ctx.emojiMxc);
   if (emoji === null) return null;
   return {
     kind,
@@ -187,8 +219,19 @@ export function remoteReaction(kind: "reaction" | "reaction_remove", reaction: z
     sender: actor(reaction.user_id, reaction.member),
     messageId: discordMessageId(route, reaction.message_id),
     emoji,
+    // An image key: clients show its name from the shortcode.
+    ...(emoji.startsWith("mxc://") && reaction.emoji.name !== null ? { shortcode: `:${reaction.emoji.name}:` } : {}),
     timestamp: now,
   };
+}
+
+/**
+ * GUILD_MEMBER_UPDATE as one ghost_profile change per bridged channel portal of the guild: the member as a message
+ * of theirs would show them (the nickname first, then the global name, then the username; the user's avatar).
+ */
+export function ghostProfileChanges(member: z.infer<typeof GuildMemberUpdate>, portals: PortalKey[], cdnBaseUrl: string): RemoteGhostProfile[] {
+  const sender = remoteSender(member.user, member.nick, cdnBaseUrl);
+  return portals.map((key) => ({ kind: "ghost_profile", portalKey: key, sender }));
 }
 
 /** Discord shows typing for about 10 seconds after TYPING_START. */

@@ -3,8 +3,23 @@ import type { z } from "zod";
 import type { PortalKey } from "../../core/ids";
 import type { RemoteEventResult } from "../../core/portal-object";
 import type { RemoteChange, RemoteEvent } from "../../core/network";
-import { Channel, GuildCreate, MessageCreate, MessageDelete, MessageReaction, MessageUpdate, TypingStart } from "../gateway/payloads";
-import { type ChannelRoute, type CustomEmoji, type D2mContext, customEmojis, hasContent, remoteDeletion, remoteEdit, remoteMessage, remoteReaction, remoteTyping } from "./convert-message";
+import { Channel, GuildCreate, GuildMemberUpdate, MessageCreate, MessageDelete, MessageReaction, MessageUpdate, TypingStart } from "../gateway/payloads";
+import {
+  type ChannelRoute,
+  type CustomEmoji,
+  type D2mContext,
+  type OwnAuthors,
+  customEmojis,
+  ghostProfileChanges,
+  hasContent,
+  isOwnMessage,
+  reactionEmoji,
+  remoteDeletion,
+  remoteEdit,
+  remoteMessage,
+  remoteReaction,
+  remoteTyping,
+} from "./convert-message";
 
 /** What the dispatcher's actions may do: all I/O is here, injected (tests pass fakes). */
 export interface DispatchContext {
@@ -15,8 +30,13 @@ export interface DispatchContext {
   toPortal(event: RemoteEvent): Promise<RemoteEventResult>;
   /** Queues a change to a bridged message (or typing) to its portal, in order with its messages. */
   toPortalChange(change: RemoteChange): Promise<unknown>;
-  /** The bot's own Discord user id (from READY): its reactions and typing are the bridge's own doing. */
+  /**
+   * The logged-in account's Discord user id (from READY): its reactions and typing are the bridge's own doing (with
+   * a user token the person's own, so what they do in a Discord app is dropped with the echoes).
+   */
   botUserId(): string | null;
+  /** Who posts for the bridge (its webhooks, its bot): those messages are echoes. */
+  ownAuthors(): Promise<OwnAuthors>;
   now(): number;
   /** Remembers which portal a Matrix room belongs to, for the way back. */
   rememberPortal(roomId: string, key: PortalKey): void;
@@ -27,6 +47,8 @@ export interface DispatchContext {
   syncChat(key: PortalKey): Promise<void>;
   /** Uploads the images of custom emoji not uploaded yet (once each), so the converter shows them inline. */
   ensureEmojis(emojis: CustomEmoji[]): Promise<void>;
+  /** The portals of a guild's bridged channels. */
+  guildPortals(guildId: string): PortalKey[];
 }
 
 type Handler = (ctx: DispatchContext, data: unknown) => Promise<void>;
@@ -34,7 +56,7 @@ type Handler = (ctx: DispatchContext, data: unknown) => Promise<void>;
 /** MESSAGE_CREATE: a new message in a channel the bot can read. */
 async function messageCreate(ctx: DispatchContext, data: unknown): Promise<void> {
   const message = MessageCreate.parse(data);
-  if (!hasContent(message)) return;
+  if (!hasContent(message) || isOwnMessage(message, await ctx.ownAuthors())) return;
   const route = await ctx.route(message.channel_id);
   if (route === null) return;
   await ctx.ensureEmojis(customEmojis(message.content));
@@ -46,6 +68,7 @@ async function messageCreate(ctx: DispatchContext, data: unknown): Promise<void>
 /** MESSAGE_UPDATE: an edit (other updates, such as embed unfurls, carry no new text). */
 async function messageUpdate(ctx: DispatchContext, data: unknown): Promise<void> {
   const update = MessageUpdate.parse(data);
+  if (isOwnMessage(update, await ctx.ownAuthors())) return;
   const route = await ctx.route(update.channel_id);
   if (route !== null) await ctx.ensureEmojis(customEmojis(update.content ?? ""));
   const edit = route && remoteEdit(update, route, ctx.convert);
@@ -64,7 +87,11 @@ function reaction(kind: "reaction" | "reaction_remove"): Handler {
     // The bot reacts only for the person, from Matrix: its reactions coming back are echoes.
     if (parsed.user_id === ctx.botUserId()) return;
     const route = await ctx.route(parsed.channel_id);
-    const change = route && remoteReaction(kind, parsed, route, ctx.now());
+    if (route === null) return;
+    // A custom emoji's image, uploaded once (as for text): the reaction's key is its mxc URI.
+    const custom = reactionEmoji(parsed.emoji);
+    if (custom !== null && kind === "reaction") await ctx.ensureEmojis([custom]);
+    const change = remoteReaction(kind, parsed, route, ctx.now(), ctx.convert);
     if (change) await ctx.toPortalChange(change);
   };
 }
@@ -81,7 +108,7 @@ async function guildCreate(ctx: DispatchContext, data: unknown): Promise<void> {
   ctx.learnGuild(GuildCreate.parse(data));
 }
 
-/** THREAD_CREATE, CHANNEL_CREATE: a channel's name, or a thread's parent. */
+/** THREAD_CREATE, THREAD_UPDATE, CHANNEL_CREATE: a channel's name, or a thread's parent and whether it is archived. */
 async function channel(ctx: DispatchContext, data: unknown): Promise<void> {
   ctx.learnChannel(Channel.parse(data));
 }
@@ -94,6 +121,15 @@ async function channelUpdate(ctx: DispatchContext, data: unknown): Promise<void>
   if (route !== null && route.threadId === undefined) await ctx.syncChat(route.portalKey);
 }
 
+/**
+ * GUILD_MEMBER_UPDATE (only with DISCORD_GUILD_MEMBERS_INTENT): a nickname or avatar changed without a message; the
+ * ghost follows in each bridged channel of the guild where it is. (USER_UPDATE is about the bot itself: ignored.)
+ */
+async function guildMemberUpdate(ctx: DispatchContext, data: unknown): Promise<void> {
+  const member = GuildMemberUpdate.parse(data);
+  for (const change of ghostProfileChanges(member, ctx.guildPortals(member.guild_id), ctx.convert.cdnBaseUrl)) await ctx.toPortalChange(change);
+}
+
 /** Routing only, named after the gateway events; events without a handler are ignored. */
 const handlers: Partial<Record<string, Handler>> = {
   [GatewayDispatchEvents.MessageCreate]: messageCreate,
@@ -104,8 +140,10 @@ const handlers: Partial<Record<string, Handler>> = {
   [GatewayDispatchEvents.TypingStart]: typingStart,
   [GatewayDispatchEvents.GuildCreate]: guildCreate,
   [GatewayDispatchEvents.ThreadCreate]: channel,
+  [GatewayDispatchEvents.ThreadUpdate]: channel,
   [GatewayDispatchEvents.ChannelCreate]: channel,
   [GatewayDispatchEvents.ChannelUpdate]: channelUpdate,
+  [GatewayDispatchEvents.GuildMemberUpdate]: guildMemberUpdate,
 };
 
 export async function dispatch(ctx: DispatchContext, eventName: string, data: unknown): Promise<void> {

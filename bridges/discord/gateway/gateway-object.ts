@@ -8,12 +8,13 @@ import { portalStub } from "../../core/portals";
 import { canSealTokens, openToken, sealToken } from "../../core/secrets";
 import { DM_CHANNEL_TYPES, THREAD_CHANNEL_TYPES } from "../channel-types";
 import { DISCORD_NETWORK_ID, type DiscordConfig, ghostLocalpart, loadDiscordConfig } from "../config";
-import { type ChannelRoute, type CustomEmoji, type D2mContext, channelRoute } from "../d2m/convert-message";
+import { type ChannelRoute, type CustomEmoji, type D2mContext, type OwnAuthors, channelRoute } from "../d2m/convert-message";
 import { readCapped } from "../../core/download";
 import { type DispatchContext, dispatch } from "../d2m/dispatcher";
 import { type DiscordBridgeControl, runDiscordCommand } from "../management";
-import { type ApiChannel, type ApiUser, DiscordApiError, DiscordRest } from "../rest";
-import { type Channel, GatewayFrame, type GuildCreate, Hello, Ready } from "./payloads";
+import { type ApiChannel, type ApiUser, DiscordApiError, type DiscordLogin, DiscordRest, type LoginKind } from "../rest";
+import { identifyData } from "./identify";
+import { Channel, GatewayFrame, GuildCreate, Hello, Ready, ReadyState } from "./payloads";
 import { MetaTable, ensureSchema } from "../../../homeserver/src/util/durable-sqlite";
 import type { ChannelWebhook, WebhookSender } from "../network-api";
 import { publicAvatarUrl } from "../public-media";
@@ -21,7 +22,7 @@ import { publicAvatarUrl } from "../public-media";
 /** What a webhook shows of the person: their m.room.member content. */
 const MemberContent = z.object({ displayname: z.string().nullish(), avatar_url: z.string().nullish() });
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 /** What the bridge needs: guild and DM messages with their content (a privileged intent: enable it for the bot). */
 const INTENTS =
   GatewayIntentBits.Guilds |
@@ -61,13 +62,16 @@ const FATAL_CLOSE_CODES = new Set<number>([
 
 export interface GatewayStatus {
   enabled: boolean;
-  /** A bot token is known: stored by `login`, or configured. */
+  /** A token is known: stored by `login` (a bot's, or opt-in a user's), or configured (a bot's). */
   loggedIn: boolean;
+  /** What the token logs in as: the bridge's bot, or the person's own user account; null while logged out. */
+  loginKind: LoginKind | null;
   connected: boolean;
   /** READY (or RESUMED) seen on the current connection. */
   ready: boolean;
   sessionId: string | null;
   sequence: number | null;
+  /** The logged-in account's Discord user id (from READY): the bot's, or with a user token the person's own. */
   botUserId: string | null;
   /** How many times the gateway was identified / resumed since this object's storage began. */
   identifies: number;
@@ -84,8 +88,9 @@ export interface GatewayStatus {
  * to the d2m dispatcher in arrival order. The session id, last sequence and resume URL are stored, so a dropped
  * socket or an evicted object resumes from the alarm without losing events; a lost session is re-identified (with
  * backoff, within the daily budget) and every bridged channel gap-filled from its history.
- * Also keeps the login (the bot token, sealed), the bridged channels, the room -> portal index the transaction route
- * reads, and the management rooms, where it answers commands and says when the login breaks or recovers.
+ * Also keeps the login (a bot token or, opt-in, the person's user token: sealed, with its kind), the bridged
+ * channels, the room -> portal index the transaction route reads, and the management rooms, where it answers
+ * commands and says when the login breaks or recovers.
  */
 export class DiscordGatewayObject extends DurableObject<Env> implements DiscordBridgeControl {
   private readonly sql: SqlStorage;
@@ -102,8 +107,8 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
    * an evicted object, whose queued dispatches are gone, resumes from there and Discord sends them again.
    */
   private receivedSeq: number | null = null;
-  /** The bot token in use (opened from storage, or the configured one); undefined until first read. */
-  private tokenCache: string | null | undefined;
+  /** The login in use (opened from storage, or the configured bot token); undefined until first read. */
+  private loginCache: DiscordLogin | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -114,6 +119,7 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
 
   private migrate(): void {
     ensureSchema(this.store, SCHEMA_VERSION, () => {
+      const from = Number(this.store.get("schema_version") ?? "0");
       this.sql.exec(`
         CREATE TABLE IF NOT EXISTS portal_rooms (room_id TEXT PRIMARY KEY, portal_key TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS management_rooms (room_id TEXT PRIMARY KEY);
@@ -124,6 +130,12 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
           channel_id TEXT PRIMARY KEY, webhook_id TEXT, token_sealed TEXT, guild_id TEXT, checked_at INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS emojis (id TEXT PRIMARY KEY, mxc TEXT NOT NULL);
       `);
+      // Version 5: a channel's guild (a member's new nickname reaches its guild's portals), whether a thread is archived
+      // (a gap fill reads the others), a custom emoji's name.
+      if (from < 5) {
+        this.sql.exec("ALTER TABLE channels ADD COLUMN guild_id TEXT; ALTER TABLE channels ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;");
+        this.sql.exec("ALTER TABLE emojis ADD COLUMN name TEXT;");
+      }
     });
   }
 
@@ -138,44 +150,57 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
   // ---- the login ----
 
   /**
-   * The bot token: the one `login` stored (sealed with BRIDGE_SECRET_KEY), else the configured one. A stored token
-   * that cannot be opened (the key changed) counts as none: `login` again stores a new one.
+   * The login: the token `login` stored (sealed with BRIDGE_SECRET_KEY) with its kind, else the configured bot token.
+   * A stored token that cannot be opened (the key changed) counts as none: `login` again stores a new one.
    */
-  async botToken(): Promise<string | null> {
-    if (this.tokenCache !== undefined) return this.tokenCache;
+  async login(): Promise<DiscordLogin | null> {
+    if (this.loginCache !== undefined) return this.loginCache;
     const sealed = this.store.get("token_sealed");
-    const configured = this.config()?.botToken ?? null;
-    this.tokenCache =
+    const configuredToken = this.config()?.botToken;
+    const configured: DiscordLogin | null = configuredToken === undefined ? null : { token: configuredToken, kind: "bot" };
+    // Stored before user logins existed: a bot's.
+    const kind: LoginKind = this.store.get("token_kind") === "user" ? "user" : "bot";
+    this.loginCache =
       sealed === null
         ? configured
-        : await openToken(this.env, sealed).catch((err: unknown) => {
-            console.error(`discord: the stored bot token cannot be used: ${(err as Error).message}`);
-            return configured;
-          });
-    return this.tokenCache;
+        : await openToken(this.env, sealed).then(
+            (token): DiscordLogin => ({ token, kind }),
+            (err: unknown) => {
+              console.error(`discord: the stored ${kind} token cannot be used: ${(err as Error).message}`);
+              return configured;
+            },
+          );
+    return this.loginCache;
   }
 
   async rest(): Promise<DiscordRest | null> {
-    const token = await this.botToken();
-    return token === null ? null : this.restWithToken(token);
+    const login = await this.login();
+    return login === null ? null : this.restWithToken(login.token, login.kind);
   }
 
-  restWithToken(token: string): DiscordRest {
-    return new DiscordRest({ baseUrl: this.config()?.apiBaseUrl ?? "", botToken: token });
+  restWithToken(token: string, kind: LoginKind): DiscordRest {
+    return new DiscordRest({ baseUrl: this.config()?.apiBaseUrl ?? "", token, kind });
   }
 
-  async saveLogin(token: string, user: ApiUser): Promise<void> {
+  allowsUserTokens(): boolean {
+    return this.config()?.allowUserToken === true;
+  }
+
+  async saveLogin(token: string, kind: LoginKind, user: ApiUser): Promise<void> {
     const sealed = await sealToken(this.env, token);
     const recovering = this.store.get("fatal_error") !== null;
     this.ctx.storage.transactionSync(() => {
       this.store.set("token_sealed", sealed);
+      this.store.set("token_kind", kind);
+      // A bot's identify budget does not apply to the next login (a user's has none to read).
+      this.store.set("identify_remaining", null);
       this.store.set("bot_user_id", user.id);
       this.store.set("fatal_error", null);
       this.store.set("fatal_token", null);
       if (recovering) this.store.set("announce_recovery", "1");
       this.forgetSession();
     });
-    this.tokenCache = token;
+    this.loginCache = { token, kind };
     this.disconnect();
     await this.ensureConnected();
   }
@@ -184,11 +209,13 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
     const had = this.store.get("token_sealed") !== null;
     this.ctx.storage.transactionSync(() => {
       this.store.set("token_sealed", null);
+      this.store.set("token_kind", null);
+      this.store.set("identify_remaining", null);
       this.forgetSession();
     });
-    this.tokenCache = undefined;
+    this.loginCache = undefined;
     this.disconnect();
-    if ((await this.botToken()) === null) await this.ctx.storage.deleteAlarm();
+    if ((await this.login()) === null) await this.ctx.storage.deleteAlarm();
     else await this.ensureConnected();
     return had;
   }
@@ -208,6 +235,13 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
     if (row === undefined) return null;
     if (row.webhook_id === null || row.token_sealed === null || row.guild_id === null) return Date.now() - row.checked_at < NO_WEBHOOK_RECHECK_MS ? "none" : null;
     return { id: row.webhook_id, token: await openToken(this.env, row.token_sealed), guildId: row.guild_id };
+  }
+
+  /** Who posts for the bridge, so the echoes of its posts are dropped: its webhooks, and a bot login's bot user. */
+  async ownAuthors(): Promise<OwnAuthors> {
+    const botUserId = (await this.login())?.kind === "bot" ? this.store.get("bot_user_id") : null;
+    const hooks = this.sql.exec<{ webhook_id: string }>("SELECT webhook_id FROM webhooks WHERE webhook_id IS NOT NULL").toArray();
+    return { botUserId, webhookIds: hooks.map((h) => h.webhook_id) };
   }
 
   /** Stores a channel's webhook, its token sealed like the bot token (it lets anyone post in the channel). */
@@ -347,17 +381,39 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
 
   learnChannel(channel: z.infer<typeof Channel> | ApiChannel): void {
     this.sql.exec(
-      "INSERT INTO channels (id, type, parent_id, name) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET type = excluded.type, parent_id = excluded.parent_id, name = excluded.name",
+      `INSERT INTO channels (id, type, parent_id, name, guild_id, archived) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET type = excluded.type, parent_id = excluded.parent_id, name = excluded.name, guild_id = excluded.guild_id,
+         archived = excluded.archived`,
       channel.id,
       channel.type,
       channel.parent_id ?? null,
       channel.name ?? null,
+      channel.guild_id ?? null,
+      channel.thread_metadata?.archived === true ? 1 : 0,
     );
   }
 
   private learnGuild(guild: z.infer<typeof GuildCreate>): void {
     for (const channel of [...guild.channels, ...guild.threads]) this.learnChannel({ ...channel, guild_id: guild.id });
     for (const role of guild.roles) this.sql.exec("INSERT INTO roles (id, name) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name", role.id, role.name);
+  }
+
+  /**
+   * What READY tells beyond the session: a user login's whole guilds (learnt as GUILD_CREATE's are) and its DMs and
+   * group DMs (learnt, so their messages route to direct portals); a bot's unavailable guilds do not parse as
+   * guilds and wait for their GUILD_CREATE. An item that does not parse is skipped, not the READY.
+   */
+  private learnReady(data: unknown): void {
+    const state = ReadyState.safeParse(data);
+    if (!state.success) return;
+    for (const raw of state.data.guilds) {
+      const guild = GuildCreate.safeParse(raw);
+      if (guild.success) this.learnGuild(guild.data);
+    }
+    for (const raw of state.data.private_channels) {
+      const channel = Channel.safeParse(raw);
+      if (channel.success) this.learnChannel(channel.data);
+    }
   }
 
   /**
@@ -401,8 +457,12 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
     if (!config) return;
     const { identity } = config;
     const intent = new MatrixIntent(homeserverFetch(this.ctx), this.env.PUBLIC_BASEURL, identity.asToken);
-    for (const { id, animated } of emojis) {
-      if (this.emojiMxc(id) !== undefined) continue;
+    for (const { id, name, animated } of emojis) {
+      if (this.emojiMxc(id) !== undefined) {
+        // Its name as last seen (renamed, or stored before names were): a reaction from Matrix names it.
+        this.sql.exec("UPDATE emojis SET name = ? WHERE id = ? AND name IS NOT ?", name, id, name);
+        continue;
+      }
       const filename = `${id}.${animated ? "gif" : "png"}`;
       try {
         const res = await fetch(`${config.cdnBaseUrl}/emojis/${filename}`);
@@ -412,11 +472,30 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
         }
         const type = res.headers.get("content-type") ?? (animated ? "image/gif" : "image/png");
         const mxc = await intent.upload(`@${identity.botLocalpart}:${identity.serverName}`, await readCapped(res, MAX_EMOJI_BYTES), type, filename);
-        this.sql.exec("INSERT INTO emojis (id, mxc) VALUES (?, ?) ON CONFLICT DO NOTHING", id, mxc);
+        this.sql.exec("INSERT INTO emojis (id, mxc, name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", id, mxc, name);
       } catch (err) {
         console.warn(`discord emoji ${id} not uploaded: ${(err as Error).message}`);
       }
     }
+  }
+
+  /** A channel's known threads that are not archived, oldest first. */
+  activeThreads(channelId: string): Promise<string[]> {
+    const threads = this.sql.exec<{ id: string; type: number }>("SELECT id, type FROM channels WHERE parent_id = ? AND archived = 0", channelId).toArray();
+    return Promise.resolve(threads.filter((t) => THREAD_CHANNEL_TYPES.has(t.type)).map((t) => t.id));
+  }
+
+  /** The custom emoji whose uploaded image is `mxc` (a reaction key from Matrix), or null when it is none of ours. */
+  customEmojiOfMxc(mxc: string): Promise<{ id: string; name: string | null } | null> {
+    return Promise.resolve(this.sql.exec<{ id: string; name: string | null }>("SELECT id, name FROM emojis WHERE mxc = ?", mxc).toArray()[0] ?? null);
+  }
+
+  /** The portals of a guild's bridged channels (known from GUILD_CREATE, CHANNEL_CREATE, REST). */
+  private guildPortals(guildId: string): PortalKey[] {
+    return this.sql
+      .exec<{ id: string }>("SELECT c.id FROM channels c JOIN bridged_channels b ON b.channel_id = c.id WHERE c.guild_id = ? ORDER BY b.rowid", guildId)
+      .toArray()
+      .map((r) => portalKey(r.id));
   }
 
   private roleName(id: string): string | undefined {
@@ -448,7 +527,7 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
 
   /** Connects unless connected, logged out, stopped by a fatal close, or waiting (backoff, identify budget). */
   async ensureConnected(): Promise<GatewayStatus> {
-    if (this.config() !== null && (await this.botToken()) !== null && (await this.stoppedBy()) === null) {
+    if (this.config() !== null && (await this.login()) !== null && (await this.stoppedBy()) === null) {
       // The alarm first: a failed connect is retried by it.
       if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
       // Waiting (a backoff, the identify budget): the alarm comes back then. The alarm set for that very time may see
@@ -465,11 +544,13 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
   }
 
   async status(): Promise<GatewayStatus> {
+    const login = await this.login();
     const seq = this.store.get("sequence");
     const remaining = this.store.get("identify_remaining");
     return {
       enabled: this.config() !== null,
-      loggedIn: (await this.botToken()) !== null,
+      loggedIn: login !== null,
+      loginKind: login?.kind ?? null,
       connected: this.socket !== null,
       ready: this.ready,
       sessionId: this.store.get("session_id"),
@@ -515,19 +596,20 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
   }
 
   /** Connected again (READY or RESUMED): a notice if the management rooms were told it was broken. */
-  private async connectedAgain(botUserId: string | null): Promise<void> {
+  private async connectedAgain(): Promise<void> {
     this.store.set("outage_since", null);
     if (this.store.get("announce_recovery") === null) return;
     this.store.set("announce_recovery", null);
-    await this.notify(`Connected to Discord again as bot user ${botUserId ?? "?"}.`);
+    const kind = (await this.login())?.kind === "user" ? "user" : "bot user";
+    await this.notify(`Connected to Discord again as ${kind} ${this.store.get("bot_user_id") ?? "?"}.`);
   }
 
   /** The fatal close that stopped the gateway, while the token is still the one it was for: a new token retries. */
   private async stoppedBy(): Promise<string | null> {
     const error = this.store.get("fatal_error");
     if (error === null) return null;
-    const token = await this.botToken();
-    if (token !== null && this.store.get("fatal_token") === (await tokenFingerprint(token))) return error;
+    const login = await this.login();
+    if (login !== null && this.store.get("fatal_token") === (await tokenFingerprint(login.token))) return error;
     this.store.set("fatal_error", null);
     this.store.set("fatal_token", null);
     return null;
@@ -535,13 +617,14 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
 
   /** Stops for good (until a new token): the token was refused, by a fatal close code or a 401 from REST. */
   private async stopFatally(error: string): Promise<void> {
-    const token = await this.botToken();
-    if (token === null || this.store.get("fatal_error") !== null) return;
-    this.store.set("fatal_token", await tokenFingerprint(token));
+    const login = await this.login();
+    if (login === null || this.store.get("fatal_error") !== null) return;
+    this.store.set("fatal_token", await tokenFingerprint(login.token));
     this.store.set("fatal_error", error);
     await this.ctx.storage.deleteAlarm();
     console.error(`discord gateway: ${error}; not reconnecting`);
-    await this.notify(`The Discord login stopped working: ${error}. The bridge is not reconnecting; say "login <bot token>" with a valid token.`);
+    const again = login.kind === "user" ? "login user <token>" : "login <bot token>";
+    await this.notify(`The Discord login stopped working: ${error}. The bridge is not reconnecting; say "${again}" with a valid token.`);
   }
 
   private async openSocket(): Promise<void> {
@@ -552,9 +635,12 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
     let base: string;
     if (this.store.get("session_id") !== null && resumeUrl !== null) base = resumeUrl;
     else {
-      const gateway = await rest.gatewayBot().catch(async (err: unknown) => {
+      // A user login has no session_start_limit (GET /gateway): no daily budget is known, and none is kept here;
+      // IDENTIFYs stay rare anyway: a dropped connection RESUMEs, an invalid session backs off (1-5 s, doubled to a
+      // minute), and a refused token stops the bridge.
+      const gateway = await rest.gateway().catch(async (err: unknown) => {
         // A revoked token may show here first, while disconnected.
-        if (err instanceof DiscordApiError && err.status === 401) await this.stopFatally("Discord refused the bot token (401: revoked or wrong)");
+        if (err instanceof DiscordApiError && err.status === 401) await this.stopFatally("Discord refused the token (401: revoked or wrong)");
         throw err;
       });
       if (gateway.session_start_limit) {
@@ -626,8 +712,9 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
   }
 
   private async onHello(intervalMs: number): Promise<void> {
-    const token = await this.botToken();
-    if (token === null) return;
+    const login = await this.login();
+    if (login === null) return;
+    const { token } = login;
     this.heartbeatMs = intervalMs;
     // The first heartbeat after interval * jitter (Discord's advice), then every interval: all from the alarm.
     await this.ctx.storage.setAlarm(Date.now() + Math.floor(intervalMs * Math.random()));
@@ -644,7 +731,7 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
       if (remaining !== null) this.store.set("identify_remaining", String(Number(remaining) - 1));
       this.send({
         op: GatewayOpcodes.Identify,
-        d: { token, intents: INTENTS, properties: { os: "cloudflare-workers", browser: "matrix-inbox", device: "matrix-inbox" } },
+        d: identifyData(login, this.config()?.guildMembersIntent === true ? INTENTS | GatewayIntentBits.GuildMembers : INTENTS),
       });
     }
   }
@@ -671,10 +758,11 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
         this.store.set("invalid_sessions", null);
         this.store.set("connect_after", null);
       });
+      this.learnReady(data);
       this.ready = true;
       console.log("discord gateway: ready");
       this.gapFill();
-      await this.connectedAgain(ready.user.id);
+      await this.connectedAgain();
       return;
     }
     if (eventName === "RESUMED") {
@@ -682,7 +770,7 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
       this.ready = true;
       // A gap fill that an eviction interrupted.
       if (this.store.get("gap_fill_pending") !== null) this.gapFill();
-      await this.connectedAgain(this.store.get("bot_user_id"));
+      await this.connectedAgain();
       return;
     }
     // One at a time, in the order Discord sent them; the sequence is stored once handled (for this session only).
@@ -723,12 +811,14 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
       toPortal: (event) => portalStub(this.env, DISCORD_NETWORK_ID, event.portalKey).handleRemoteEvent(DISCORD_NETWORK_ID, event),
       toPortalChange: (change) => portalStub(this.env, DISCORD_NETWORK_ID, change.portalKey).handleRemoteChange(DISCORD_NETWORK_ID, change),
       botUserId: () => this.store.get("bot_user_id"),
+      ownAuthors: () => this.ownAuthors(),
       now: () => Date.now(),
       rememberPortal: (roomId, key) => this.rememberPortal(roomId, key),
       learnGuild: (guild) => this.learnGuild(guild),
       learnChannel: (channel) => this.learnChannel(channel),
       syncChat: async (key) => void (await this.syncChat(key)),
       ensureEmojis: (emojis) => this.ensureEmojis(emojis),
+      guildPortals: (guildId) => this.guildPortals(guildId),
     };
   }
 

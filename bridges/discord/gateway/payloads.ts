@@ -47,6 +47,8 @@ export const MessageCreate = z.object({
   content: z.string(),
   timestamp: z.string(),
   webhook_id: z.string().optional(),
+  /** What the poster sent as `nonce` (MESSAGE_CREATE only): the bridge's own posts as a user carry its own. */
+  nonce: z.union([z.string(), z.number()]).nullish(),
   mentions: z.array(Author).default([]),
   mention_roles: z.array(z.string()).default([]),
   /** @everyone or @here pinged the channel. */
@@ -76,6 +78,7 @@ export const MessageUpdate = z.object({
   id: z.string(),
   channel_id: z.string(),
   author: Author.optional(),
+  webhook_id: z.string().optional(),
   content: z.string().optional(),
   edited_timestamp: z.string().nullish(),
   mentions: z.array(Author).default([]),
@@ -84,7 +87,8 @@ export const MessageUpdate = z.object({
 /** MESSAGE_DELETE */
 export const MessageDelete = z.object({ id: z.string(), channel_id: z.string(), guild_id: z.string().optional() });
 
-const Emoji = z.object({ id: z.string().nullable(), name: z.string().nullable() });
+/** A reaction's emoji: a unicode one (id null), or a custom one (name null when it was deleted). */
+const Emoji = z.object({ id: z.string().nullable(), name: z.string().nullable(), animated: z.boolean().optional() });
 const Member = z.object({ user: Author.optional(), nick: z.string().nullish() });
 
 /** MESSAGE_REACTION_ADD / MESSAGE_REACTION_REMOVE (member only in guilds, and only on add). */
@@ -95,6 +99,12 @@ export const MessageReaction = z.object({
   emoji: Emoji,
   member: Member.optional(),
 });
+
+/**
+ * GUILD_MEMBER_UPDATE (the privileged GUILD_MEMBERS intent): a member's nickname, or their user's name or avatar,
+ * changed. The member's guild avatar is not read: messages show the user's own avatar too.
+ */
+export const GuildMemberUpdate = z.object({ guild_id: z.string(), user: Author, nick: z.string().nullish() });
 
 /** TYPING_START (timestamp in Unix seconds). */
 export const TypingStart = z.object({ channel_id: z.string(), user_id: z.string(), timestamp: z.number(), member: Member.optional() });
@@ -111,6 +121,8 @@ export const Channel = z.object({
   position: z.number().int().optional(),
   /** A channel's category; a thread's channel. */
   parent_id: z.string().nullish(),
+  /** A thread's state: an archived one gets no messages until it is unarchived (THREAD_UPDATE). */
+  thread_metadata: z.object({ archived: z.boolean() }).optional(),
 });
 
 /** GUILD_CREATE: the guild with its channels, threads and roles (names for mentions). */
@@ -122,3 +134,10 @@ export const GuildCreate = z.object({
   threads: z.array(Channel).default([]),
   roles: z.array(z.object({ id: z.string(), name: z.string() })).default([]),
 });
+
+/**
+ * What READY brings beyond the session, each item checked on its own (one odd item does not lose the rest): a user
+ * login's DMs and group DMs (`private_channels`) and its guilds as whole guild objects, read like GUILD_CREATE. A
+ * bot's READY lists unavailable guilds only (`{id, unavailable}`, then a GUILD_CREATE each) and no DMs.
+ */
+export const ReadyState = z.object({ guilds: z.array(z.unknown()).default([]), private_channels: z.array(z.unknown()).default([]) });

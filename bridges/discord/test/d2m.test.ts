@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { portalKey } from "../../core/ids";
-import { type D2mContext, channelRoute, customEmojis, messageContent, remoteMessage, splitMessageId } from "../d2m/convert-message";
-import { MessageCreate } from "../gateway/payloads";
+import { type D2mContext, channelRoute, customEmojis, ghostProfileChanges, messageContent, remoteMessage, splitMessageId } from "../d2m/convert-message";
+import { GuildMemberUpdate, MessageCreate } from "../gateway/payloads";
+import * as members from "./fixtures/members";
 import * as fixtures from "./fixtures/messages";
 
 const ctx: D2mContext = {
@@ -68,8 +69,8 @@ describe("d2m: Discord message to Matrix content", () => {
       "m.mentions": { room: true },
     });
     expect(customEmojis(fixtures.everyone.content + " <:blobcat:1099>")).toEqual([
-      { id: "1099", animated: false },
-      { id: "1100", animated: true },
+      { id: "1099", name: "blobcat", animated: false },
+      { id: "1100", name: "party", animated: true },
     ]);
   });
 
@@ -132,5 +133,26 @@ describe("d2m: Discord message to Matrix content", () => {
 
   it("rejects a payload without an author (zod at the gateway boundary)", () => {
     expect(() => MessageCreate.parse({ ...fixtures.plain, author: undefined })).toThrow();
+  });
+});
+
+describe("d2m: GUILD_MEMBER_UPDATE to ghost profile changes", () => {
+  it("one change per bridged channel of the guild, named and pictured as the member's messages show them", () => {
+    const portals = [portalKey("1"), portalKey("2")];
+    const sender = { id: fixtures.cadence.id, displayName: "Cady", avatarUrl: `https://cdn.test/avatars/${fixtures.cadence.id}/${fixtures.cadence.avatar}.png` };
+    expect(ghostProfileChanges(GuildMemberUpdate.parse(members.nicknamed), portals, "https://cdn.test")).toEqual([
+      { kind: "ghost_profile", portalKey: "1", sender },
+      { kind: "ghost_profile", portalKey: "2", sender },
+    ]);
+    // The same sender a message of theirs would carry.
+    expect(remoteMessage(MessageCreate.parse({ ...fixtures.plain, member: { nick: "Cady" } }), channelRoute("1"), ctx).sender).toEqual(sender);
+  });
+
+  it("a cleared nickname falls back to the global name, then the username; no avatar hash, no avatar", () => {
+    expect(ghostProfileChanges(GuildMemberUpdate.parse(members.nickCleared), [portalKey("1")], "https://cdn.test")).toEqual([
+      { kind: "ghost_profile", portalKey: "1", sender: { id: fixtures.kumaccino.id, displayName: "kumaccino" } },
+    ]);
+    expect(ghostProfileChanges(GuildMemberUpdate.parse({ ...members.nicknamed, nick: null }), [portalKey("1")], "https://cdn.test")[0]?.sender.displayName).toBe("Cadence");
+    expect(ghostProfileChanges(GuildMemberUpdate.parse(members.nicknamed), [], "https://cdn.test")).toEqual([]);
   });
 });

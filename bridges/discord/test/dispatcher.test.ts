@@ -26,16 +26,20 @@ function recordingContext() {
     // Channel 3 is not bridged; thread 8 belongs to channel 1; every other channel is bridged.
     route: async (channelId) => (channelId === "3" ? null : channelId === "8" ? { portalKey: portalKey("1"), threadId: "8" } : { portalKey: portalKey(channelId) }),
     learnGuild: (guild) => void learned.push(`guild ${guild.id}: ${guild.channels.map((c) => c.id).join(",")}`),
-    learnChannel: (channel) => void learned.push(`channel ${channel.id} in ${channel.parent_id ?? "-"}`),
+    learnChannel: (channel) => void learned.push(`channel ${channel.id} in ${channel.parent_id ?? "-"}${channel.thread_metadata?.archived ? " (archived)" : ""}`),
     syncChat: async (key) => void learned.push(`sync ${key}`),
     toPortalChange: async (change) => void changes.push(change),
     botUserId: () => "900",
+    // The bridge's webhook is 77.
+    ownAuthors: async () => ({ botUserId: "900", webhookIds: ["77"] }),
     now: () => 1_700_000_000_000,
     toPortal: async (event) => {
       toPortal.push(event);
       return { roomId: "!portal:example.org", eventId: "$event", duplicate: false };
     },
     rememberPortal: (roomId, key) => void remembered.push([roomId, key]),
+    // Guild 2 has bridged channels 1 and 4; no other guild has any.
+    guildPortals: (guildId) => (guildId === "2" ? [portalKey("1"), portalKey("4")] : []),
   };
   return { ctx, toPortal, remembered, changes, learned };
 }
@@ -141,10 +145,50 @@ describe("d2m dispatcher", () => {
     const { ctx, learned } = recordingContext();
     await dispatch(ctx, "GUILD_CREATE", { id: "2", name: "G", channels: [{ id: "1", type: 0, name: "general" }], roles: [{ id: "5", name: "mods" }] });
     await dispatch(ctx, "THREAD_CREATE", { id: "8", type: 11, parent_id: "1", name: "a thread" });
+    await dispatch(ctx, "THREAD_UPDATE", { id: "9", type: 11, parent_id: "1", name: "archived", thread_metadata: { archived: true } });
     await dispatch(ctx, "CHANNEL_UPDATE", { id: "1", type: 0, name: "renamed" });
     await dispatch(ctx, "CHANNEL_UPDATE", { id: "3", type: 0, name: "not bridged" });
     // A bridged channel's room is resynced; a channel that is not bridged is only learnt.
-    expect(learned).toEqual(["guild 2: 1", "channel 8 in 1", "channel 1 in -", "sync 1", "channel 3 in -"]);
+    expect(learned).toEqual(["guild 2: 1", "channel 8 in 1", "channel 9 in 1 (archived)", "channel 1 in -", "sync 1", "channel 3 in -"]);
+  });
+
+  it("GUILD_MEMBER_UPDATE renames the ghost in each bridged channel of the guild; other guilds and USER_UPDATE do nothing", async () => {
+    const { ctx, changes } = recordingContext();
+    const user = { id: "42", username: "bob", global_name: "Bob B", avatar: "hash42" };
+    await dispatch(ctx, "GUILD_MEMBER_UPDATE", { guild_id: "2", user, nick: "Bobby", roles: [], joined_at: null });
+    await dispatch(ctx, "GUILD_MEMBER_UPDATE", { guild_id: "9", user, nick: "Elsewhere", roles: [], joined_at: null });
+    await dispatch(ctx, "USER_UPDATE", { id: "900", username: "the-bot" });
+    const sender = { id: "42", displayName: "Bobby", avatarUrl: "https://cdn.test/avatars/42/hash42.png" };
+    expect(changes).toEqual([
+      { kind: "ghost_profile", portalKey: "1", sender },
+      { kind: "ghost_profile", portalKey: "4", sender },
+    ]);
+    await expect(dispatch(ctx, "GUILD_MEMBER_UPDATE", { guild_id: "2", nick: "no user" })).rejects.toThrow();
+  });
+
+  it("a custom emoji reaction: its image uploaded first, the key its mxc URI; a removal finds the same key; a deleted emoji without an image is nothing", async () => {
+    const { ctx, changes } = recordingContext();
+    const custom = { user_id: "42", channel_id: "1", message_id: "5", emoji: { id: "1100", name: "party", animated: true } };
+    await dispatch(ctx, "MESSAGE_REACTION_ADD", custom);
+    await dispatch(ctx, "MESSAGE_REACTION_REMOVE", custom);
+    await dispatch(ctx, "MESSAGE_REACTION_ADD", { ...custom, emoji: { id: "1200", name: null } });
+    expect(changes).toEqual([
+      { kind: "reaction", portalKey: "1", sender: { id: "42" }, messageId: "5", emoji: "mxc://example.org/emoji-1100-animated", shortcode: ":party:", timestamp: 1_700_000_000_000 },
+      { kind: "reaction_remove", portalKey: "1", sender: { id: "42" }, messageId: "5", emoji: "mxc://example.org/emoji-1100-animated", shortcode: ":party:", timestamp: 1_700_000_000_000 },
+    ]);
+  });
+
+  it("the bridge's own posts (through its webhook, or by its bot) are echoes, even when not in the message map: dropped", async () => {
+    const { ctx, toPortal, changes } = recordingContext();
+    const hook = { id: "77", username: "Person Example", avatar: null, bot: true };
+    await dispatch(ctx, "MESSAGE_CREATE", { ...fixtures.plain, id: "61", author: hook, webhook_id: "77" });
+    await dispatch(ctx, "MESSAGE_CREATE", { ...fixtures.plain, id: "62", author: { id: "900", username: "bridge", bot: true } });
+    await dispatch(ctx, "MESSAGE_UPDATE", { ...fixtures.plain, id: "61", author: hook, webhook_id: "77", content: "edited", edited_timestamp: "2023-07-06T06:00:00.000000+00:00" });
+    await dispatch(ctx, "MESSAGE_UPDATE", { ...fixtures.plain, id: "62", author: { id: "900", username: "bridge" }, content: "edited", edited_timestamp: "2023-07-06T06:00:00.000000+00:00" });
+    expect([toPortal, changes]).toEqual([[], []]);
+    // Another app's webhook is not ours: bridged.
+    await dispatch(ctx, "MESSAGE_CREATE", { ...fixtures.plain, id: "63", author: { id: "55", username: "CI", bot: true }, webhook_id: "55" });
+    expect(toPortal.map((e) => [e.messageId, e.sender.displayName])).toEqual([["63", "CI"]]);
   });
 
   it("rejects a malformed MESSAGE_CREATE instead of bridging garbage", async () => {

@@ -1,25 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { portalKey, remoteMessageId } from "../../core/ids";
-import type { DiscordConfig } from "../config";
-import { ghostLocalpart } from "../config";
+import { testConfig } from "./fixtures/config";
 import { type ChannelWebhook, type DiscordLoginSource, DiscordNetworkApi } from "../network-api";
 import * as fixtures from "./fixtures/messages";
 
-const config: DiscordConfig = {
-  apiBaseUrl: "https://d.test",
-  cdnBaseUrl: "https://cdn.test",
-  botToken: undefined,
-  backfillLimit: 50,
-  identity: {
-    asToken: "as",
-    hsToken: "hs",
-    serverName: "example.org",
-    botLocalpart: "_discord_bot",
-    ghostLocalpart,
-    owner: "@me:example.org",
-    protocol: { id: "discord", displayname: "Discord" },
-  },
-};
+const config = testConfig();
 
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
@@ -27,7 +12,7 @@ const json = (body: unknown, status = 200) => new Response(JSON.stringify(body),
  * A fake Discord answering by "METHOD path" (query included), recording every call with its body. The login's
  * webhook store: `webhooks` when given (a test of the webhook way), else every channel is known to have none.
  */
-function fakeDiscord(routes: Record<string, () => Response>, webhooks?: Map<string, ChannelWebhook | null>) {
+function fakeDiscord(routes: Record<string, () => Response>, webhooks?: Map<string, ChannelWebhook | null>, threads: string[] = []) {
   const calls: { route: string; body: BodyInit | null | undefined }[] = [];
   const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const route = `${init?.method ?? "GET"} ${String(input).replace("https://d.test", "")}`;
@@ -35,11 +20,16 @@ function fakeDiscord(routes: Record<string, () => Response>, webhooks?: Map<stri
     return routes[route]?.() ?? json({ message: "Unknown", code: 10003 }, 404);
   }) as typeof fetch;
   const login: DiscordLoginSource = {
-    botToken: async () => "tok",
+    credentials: async () => ({ token: "tok", kind: "bot" }),
     names: async () => ({ channels: { "222": "general" }, roles: {}, emojis: {} }),
     webhook: async (channelId) => (webhooks === undefined ? "none" : webhooks.has(channelId) ? (webhooks.get(channelId) ?? "none") : null),
     saveWebhook: async (channelId, hook) => void webhooks?.set(channelId, hook),
     webhookSender: async (_roomId, userId) => (userId === "@me:example.org" ? { displayName: "Me, from Discord land", avatarUrl: "https://hs.test/avatar/me" } : {}),
+    // The bridge's bot is user 5; its webhook in channel 1 is 4.
+    ownAuthors: async () => ({ botUserId: "5", webhookIds: ["4"] }),
+    // One custom emoji image uploaded: blobcat (1099).
+    customEmojiOfMxc: async (mxc) => (mxc === "mxc://example.org/blobcat" ? { id: "1099", name: "blobcat" } : null),
+    activeThreads: async (channelId) => (channelId === "1" ? threads : []),
   };
   const api = new DiscordNetworkApi(config, login, fetcher);
   return { api, calls };
@@ -220,6 +210,107 @@ describe("the Discord network API", () => {
       "GET /users/@me",
       "POST /channels/1/webhooks",
       "POST /webhooks/6/new?wait=true",
+    ]);
+  });
+
+  it("fetchMessages leaves out the bridge's own posts (its webhook's, its bot's): the person's, never brought back", async () => {
+    const { api } = fakeDiscord({
+      "GET /channels/1/messages?limit=100&after=10": () =>
+        json([
+          { ...message("14", "someone else's webhook"), webhook_id: "3", author: { id: "3", username: "CI" } },
+          { ...message("13", "mine, by the bot"), author: { id: "5", username: "bridge", bot: true } },
+          { ...message("12", "mine, through our webhook"), webhook_id: "4", author: { id: "4", username: "Me" } },
+          message("11", "a person's"),
+        ]),
+    });
+    expect((await api.fetchMessages(portalKey("1"), remoteMessageId("10"), 100)).map((m) => [m.messageId, m.content.body])).toEqual([
+      ["11", "a person's"],
+      ["14", "someone else's webhook"],
+    ]);
+  });
+
+  it("a text over 2,000 characters goes as several messages in order, the first's id returned (and the last's, where a gap fill starts); the reply and files only on the first", async () => {
+    let next = 200;
+    const post = (channelId: string) => () => json({ id: String(next++), channel_id: channelId, timestamp: "2024-01-01T00:00:00.000Z" });
+    const { api, calls } = fakeDiscord({ "POST /channels/1/messages": post("1") });
+    const body = Array.from({ length: 90 }, (_, i) => `line ${String(i).padStart(2, "0")} ${"x".repeat(40)}`).join("\n");
+    const long = { eventId: "$l", roomId: "!r", sender: "@me:example.org", content: { msgtype: "m.text" as const, body }, replyTo: remoteMessageId("89") };
+    expect(await api.handleMatrixMessage(portalKey("1"), long)).toEqual({ messageId: "200", extraMessageIds: ["201", "202"] });
+    const bodies = calls.map((c) => JSON.parse(String(c.body)) as { content: string; message_reference?: unknown; allowed_mentions: object });
+    expect(calls.map((c) => c.route)).toEqual(["POST /channels/1/messages", "POST /channels/1/messages", "POST /channels/1/messages"]);
+    // 90 lines of 48 characters: 40 fit in a message (40 * 48 + 39 line breaks = 1,959), then 40, then 10.
+    expect(bodies.map((b) => b.content.length)).toEqual([1959, 1959, 489]);
+    expect(bodies.map((b) => b.content).join("\n")).toBe(body);
+    expect(bodies.map((b) => b.message_reference !== undefined)).toEqual([true, false, false]);
+    expect(bodies[1]!.allowed_mentions).toEqual({ parse: [], users: [] });
+  });
+
+  it("through a webhook, a long text's parts all go as the person; a later part that fails stops the rest, the first still stands", async () => {
+    let n = 0;
+    const { api, calls } = fakeDiscord(
+      {
+        "POST /webhooks/4/secret?wait=true": () => (++n === 2 ? json({ message: "Internal Server Error", code: 0 }, 500) : sent(String(300 + n), "1")()),
+      },
+      new Map([["1", { id: "4", token: "secret", guildId: "9" }]]),
+    );
+    const body = Array.from({ length: 3 }, (_, i) => `${i}`.repeat(1500)).join("\n");
+    expect(await api.handleMatrixMessage(portalKey("1"), { eventId: "$w", roomId: "!r", sender: "@me:example.org", content: { msgtype: "m.text", body } })).toEqual({ messageId: "301" });
+    expect(calls.map((c) => [c.route, (JSON.parse(String(c.body)) as { content: string; username: string }).content.slice(0, 3)])).toEqual([
+      ["POST /webhooks/4/secret?wait=true", "000"],
+      ["POST /webhooks/4/secret?wait=true", "111"],
+    ]);
+  });
+
+  it("a gap fill reads the channel's active threads after the same point too: one list, oldest first, thread messages as Matrix threads", async () => {
+    const channel = () => json([message("60", "in the channel, later"), message("57", "in the channel")]);
+    const thread50 = () => json([{ ...message("59", "in thread 50"), channel_id: "50" }, { ...message("56", "first in thread 50"), channel_id: "50" }]);
+    const thread52 = () => json([{ ...message("58", "in thread 52"), channel_id: "52" }]);
+    const { api, calls } = fakeDiscord(
+      {
+        "GET /channels/1/messages?limit=100&after=55": channel,
+        "GET /channels/50/messages?limit=100&after=55": thread50,
+        // Thread 51 was deleted meanwhile: the others still fill.
+        "GET /channels/52/messages?limit=100&after=55": thread52,
+        "GET /channels/1/messages?limit=2&after=55": channel,
+        "GET /channels/50/messages?limit=2&after=55": thread50,
+        "GET /channels/52/messages?limit=2&after=55": thread52,
+      },
+      undefined,
+      ["50", "51", "52"],
+    );
+    const got = await api.fetchMessages(portalKey("1"), remoteMessageId("50/55"), 100);
+    expect(got.map((m) => [m.messageId, m.content.body, m.threadRoot ?? null])).toEqual([
+      ["50/56", "first in thread 50", "50"],
+      ["57", "in the channel", null],
+      ["52/58", "in thread 52", "52"],
+      ["50/59", "in thread 50", "50"],
+      ["60", "in the channel, later", null],
+    ]);
+    expect(calls.map((c) => c.route)).toEqual([
+      "GET /channels/1/messages?limit=100&after=55",
+      "GET /channels/50/messages?limit=100&after=55",
+      "GET /channels/51/messages?limit=100&after=55",
+      "GET /channels/52/messages?limit=100&after=55",
+    ]);
+    // At most `limit` in all: the oldest.
+    expect((await api.fetchMessages(portalKey("1"), remoteMessageId("55"), 2)).map((m) => m.messageId)).toEqual(["50/56", "57"]);
+  });
+
+  it("a reaction keyed by one of our custom emoji images goes as name:id; another image is not sent; unicode as itself", async () => {
+    const noContent = () => new Response(null, { status: 204 });
+    const { api, calls } = fakeDiscord({
+      "PUT /channels/1/messages/5/reactions/blobcat%3A1099/@me": noContent,
+      "DELETE /channels/1/messages/5/reactions/blobcat%3A1099/@me": noContent,
+      "PUT /channels/1/messages/5/reactions/%F0%9F%91%8D/@me": noContent,
+    });
+    await api.handleMatrixReaction(portalKey("1"), remoteMessageId("5"), "mxc://example.org/blobcat");
+    await api.handleMatrixReaction(portalKey("1"), remoteMessageId("5"), "mxc://elsewhere.org/sticker");
+    await api.handleMatrixReaction(portalKey("1"), remoteMessageId("5"), "👍");
+    await api.handleMatrixReactionRemove(portalKey("1"), remoteMessageId("5"), "mxc://example.org/blobcat");
+    expect(calls.map((c) => c.route)).toEqual([
+      "PUT /channels/1/messages/5/reactions/blobcat%3A1099/@me",
+      "PUT /channels/1/messages/5/reactions/%F0%9F%91%8D/@me",
+      "DELETE /channels/1/messages/5/reactions/blobcat%3A1099/@me",
     ]);
   });
 });

@@ -18,7 +18,7 @@ const sent = { id: "1", channel_id: "2", timestamp: "2024-01-01T00:00:00.000Z" }
 describe("Discord REST client", () => {
   it("posts a message with the bot token", async () => {
     const { calls, fetcher } = fakeFetch([json(200, sent)]);
-    const rest = new DiscordRest({ baseUrl: "https://discord.test/api/v10", botToken: "tok", fetch: fetcher });
+    const rest = new DiscordRest({ baseUrl: "https://discord.test/api/v10", token: "tok", fetch: fetcher });
     expect(await rest.createMessage("2", { content: "hi" })).toEqual(sent);
     expect(calls[0]!.url).toBe("https://discord.test/api/v10/channels/2/messages");
     expect(new Headers(calls[0]!.init?.headers).get("authorization")).toBe("Bot tok");
@@ -28,7 +28,7 @@ describe("Discord REST client", () => {
   it("waits out a 429 for exactly retry_after, then retries", async () => {
     const { calls, fetcher } = fakeFetch([json(429, { message: "You are being rate limited.", retry_after: 1.25, global: false }), json(200, sent)]);
     const slept: number[] = [];
-    const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher, sleep: async (ms) => void slept.push(ms) });
+    const rest = new DiscordRest({ baseUrl: "https://d.test", token: "t", fetch: fetcher, sleep: async (ms) => void slept.push(ms) });
     expect((await rest.createMessage("2", { content: "x" })).id).toBe("1");
     expect(slept).toEqual([1250]);
     expect(calls).toHaveLength(2);
@@ -36,19 +36,19 @@ describe("Discord REST client", () => {
 
   it("gives up on a rate limit longer than it will wait", async () => {
     const { fetcher } = fakeFetch([json(429, { message: "slow down", retry_after: 3600, global: true })]);
-    const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher, sleep: async () => undefined });
+    const rest = new DiscordRest({ baseUrl: "https://d.test", token: "t", fetch: fetcher, sleep: async () => undefined });
     await expect(rest.createMessage("2", { content: "x" })).rejects.toBeInstanceOf(DiscordApiError);
   });
 
   it("rejects an answer that is not a message (zod at the boundary)", async () => {
     const { fetcher } = fakeFetch([json(200, { nope: true })]);
-    const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher });
+    const rest = new DiscordRest({ baseUrl: "https://d.test", token: "t", fetch: fetcher });
     await expect(rest.createMessage("2", { content: "x" })).rejects.toThrow();
   });
 
   it("edits, deletes and reacts with the documented routes; 204 answers carry nothing to read", async () => {
     const { calls, fetcher } = fakeFetch([json(200, sent), new Response(null, { status: 204 }), new Response(null, { status: 204 }), new Response(null, { status: 204 })]);
-    const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher });
+    const rest = new DiscordRest({ baseUrl: "https://d.test", token: "t", fetch: fetcher });
     await rest.editMessage("2", "1", { content: "new" });
     await rest.deleteMessage("2", "1");
     await rest.addReaction("2", "1", "👍");
@@ -64,7 +64,7 @@ describe("Discord REST client", () => {
 
   it("a refused edit is an error (only the author may edit)", async () => {
     const { fetcher } = fakeFetch([json(403, { message: "Cannot edit a message authored by another user", code: 50005 })]);
-    const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher });
+    const rest = new DiscordRest({ baseUrl: "https://d.test", token: "t", fetch: fetcher });
     await expect(rest.editMessage("2", "1", { content: "x" })).rejects.toMatchObject({ status: 403 });
   });
 
@@ -74,8 +74,8 @@ describe("Discord REST client", () => {
       json(200, []),
       json(200, []),
     ]);
-    const rest = new DiscordRest({ baseUrl: "https://d.test", botToken: "t", fetch: fetcher });
-    expect(await rest.gatewayBot()).toEqual({ url: "wss://gateway.discord.gg", session_start_limit: { remaining: 3, reset_after: 5000 } });
+    const rest = new DiscordRest({ baseUrl: "https://d.test", token: "t", fetch: fetcher });
+    expect(await rest.gateway()).toEqual({ url: "wss://gateway.discord.gg", session_start_limit: { remaining: 3, reset_after: 5000 } });
     await rest.messages("2", { after: "10", limit: 500 });
     await rest.messages("2", { before: "10", limit: 5 });
     expect(calls.slice(1).map((c) => c.url)).toEqual(["https://d.test/channels/2/messages?limit=100&after=10", "https://d.test/channels/2/messages?limit=5&before=10"]);
