@@ -117,8 +117,15 @@ export interface RemoteGhostProfile {
   sender: RemoteSender;
 }
 
+/** The chat's pinned messages now, in the order they were pinned: the room's `m.room.pinned_events` follows. */
+export interface RemotePins {
+  kind: "pins";
+  portalKey: PortalKey;
+  messageIds: RemoteMessageId[];
+}
+
 /** Remote events about existing messages, the chat or its members: they never create the portal room. */
-export type RemoteChange = RemoteEdit | RemoteDeletion | RemoteReaction | RemoteTyping | RemoteMembership | RemoteGhostProfile;
+export type RemoteChange = RemoteEdit | RemoteDeletion | RemoteReaction | RemoteTyping | RemoteMembership | RemoteGhostProfile | RemotePins;
 
 /** What a portal room is made from. */
 export interface ChatInfo {

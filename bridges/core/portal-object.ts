@@ -247,6 +247,14 @@ export class PortalObject extends DurableObject<Env> {
           await intent.setTyping(ghost, roomId, true, change.timeoutMs);
           return { eventIds: [] };
         }
+        case "pins": {
+          // Messages never bridged (older than the room) are left out; the first event of each stands for it.
+          const pinned = change.messageIds.flatMap((id) => this.mapped("remote_id", id)?.eventId ?? []);
+          if (JSON.stringify(pinned) === (this.store.get("pinned_events") ?? "[]")) return { eventIds: [] };
+          const eventId = await intent.setState(bridge.bot, roomId, "m.room.pinned_events", "", { pinned });
+          this.store.set("pinned_events", JSON.stringify(pinned));
+          return { eventIds: [eventId] };
+        }
         case "ghost_profile": {
           const ghost = `@${identity.ghostLocalpart(change.sender.id)}:${identity.serverName}`;
           const known = this.ghostRow(ghost);

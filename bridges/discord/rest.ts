@@ -62,6 +62,12 @@ export interface UploadFile {
   bytes: ArrayBuffer;
 }
 
+/** GET /channels/{id}/messages/pins: a page of pins, newest first. */
+const PinsPage = z.object({ items: z.array(z.object({ pinned_at: z.string(), message: z.object({ id: z.string() }) })), has_more: z.boolean() });
+/** Largest page of GET /channels/{id}/messages/pins; pins read at most (Discord allows 250 per channel). */
+const PINS_PAGE_LIMIT = 50;
+const PINS_MAX = 250;
+
 /** Largest page of GET /channels/{id}/messages. */
 export const MESSAGES_PAGE_LIMIT = 100;
 
@@ -193,6 +199,23 @@ export class DiscordRest {
     if (query.after !== undefined) params.set("after", query.after);
     if (query.before !== undefined) params.set("before", query.before);
     return this.request("GET", `/channels/${encodeURIComponent(channelId)}/messages?${params}`, z.array(MessageCreate));
+  }
+
+  /**
+   * GET /channels/{channel.id}/messages/pins, every page (newest pin first, `before` a pin time): the pinned
+   * messages' ids, oldest pin first (the order Matrix clients append pins in), at most `max`.
+   */
+  async pinnedMessageIds(channelId: string, max = PINS_MAX): Promise<string[]> {
+    const ids: string[] = [];
+    let before: string | undefined;
+    while (ids.length < max) {
+      const query = new URLSearchParams({ limit: String(PINS_PAGE_LIMIT), ...(before !== undefined ? { before } : {}) });
+      const page = await this.request("GET", `/channels/${encodeURIComponent(channelId)}/messages/pins?${query}`, PinsPage);
+      ids.push(...page.items.map((pin) => pin.message.id));
+      before = page.items.at(-1)?.pinned_at;
+      if (!page.has_more || before === undefined) break;
+    }
+    return ids.slice(0, max).reverse();
   }
 
   /**

@@ -528,6 +528,22 @@ describe("Discord bridge (fake Discord, real Worker, matrix-js-sdk person)", () 
     expect((await person.getProfileInfo(aliceGhost)).displayname).toBe("Ali the Great");
   });
 
+  it("pins in Discord pin the messages in the room (m.room.pinned_events, in pin order); an unpin takes it out", async () => {
+    const room = person.getRoom(roomId)!;
+    const first = discord.userMessage(CHANNEL, alice, "pin me first");
+    const second = discord.userMessage(CHANNEL, alice, "pin me second");
+    const eventOf = (body: string) => waitFor(body, () => messages(room).find((e) => e.getWireContent()["body"] === body));
+    const [firstEvent, secondEvent] = [await eventOf("pin me first"), await eventOf("pin me second")];
+    const pinned = () => room.currentState.getStateEvents("m.room.pinned_events", "")?.getContent()["pinned"] as string[] | undefined;
+    discord.pin(CHANNEL, second.id);
+    discord.pin(CHANNEL, first.id);
+    await waitFor("both pinned", () => pinned()?.length === 2);
+    expect(pinned()).toEqual([secondEvent.getId(), firstEvent.getId()]);
+    discord.pin(CHANNEL, second.id, false);
+    await waitFor("the unpin", () => pinned()?.length === 1);
+    expect(pinned()).toEqual([firstEvent.getId()]);
+  });
+
   it("a custom emoji shows as an inline image, uploaded from the CDN once", async () => {
     const room = person.getRoom(roomId)!;
     const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 5, 5]);

@@ -6,7 +6,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 /**
  * A fake Discord on 127.0.0.1 speaking the documented wire protocol, for the bridge's end-to-end tests and the
  * benchmark: the REST endpoints the bridge calls (GET /gateway/bot, GET /users/@me, /users/@me/guilds,
- * GET /channels/{id}, GET /guilds/{id}, /guilds/{id}/channels, GET /channels/{id}/messages (the history, paged with
+ * GET /channels/{id}, GET /guilds/{id}, /guilds/{id}/channels, GET /channels/{id}/messages/pins, GET /channels/{id}/messages (the history, paged with
  * after / before), GET /channels/{id}/messages/{id}, POST /channels/{id}/messages (JSON or multipart with files),
  * POST .../typing, POST .../threads, GET/POST /channels/{id}/webhooks and executing, editing and deleting through a
  * webhook (/webhooks/{id}/{token}..., no bot token, JSON or multipart), with 429s on demand) and a gateway WebSocket (HELLO, IDENTIFY -> READY + GUILD_CREATE, RESUME -> replay + RESUMED
@@ -36,6 +36,8 @@ export class FakeDiscord {
   readonly posted: { channelId: string; body: Record<string, unknown>; message: APIMessage; files: { filename: string; contentType: string; bytes: Uint8Array }[] }[] = [];
   /** Each channel's messages, oldest first (what GET /channels/{id}/messages reads). */
   readonly history = new Map<string, APIMessage[]>();
+  /** Each channel's pins, newest first, with when each was pinned (GET /channels/{id}/messages/pins). */
+  readonly pins = new Map<string, { messageId: string; pinnedAt: string }[]>();
   /** POST /channels/{id}/typing calls, by channel. */
   readonly typingCalls: string[] = [];
   /** IDENTIFYs refused because the token was revoked, and sessions closed with a code. */
@@ -235,6 +237,13 @@ export class FakeDiscord {
   reactCustom(channelId: string, messageId: string, user: APIUser, emoji: { id: string; name: string }): void {
     const member = { user, roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 };
     this.dispatch("MESSAGE_REACTION_ADD", { user_id: user.id, channel_id: channelId, message_id: messageId, emoji: { ...emoji, animated: false }, ...this.guildOf(channelId), member });
+  }
+
+  /** A message pinned (or unpinned) by someone in the Discord app: CHANNEL_PINS_UPDATE, which names no message. */
+  pin(channelId: string, messageId: string, pinned = true): void {
+    const rest = (this.pins.get(channelId) ?? []).filter((p) => p.messageId !== messageId);
+    this.pins.set(channelId, pinned ? [{ messageId, pinnedAt: new Date().toISOString() }, ...rest] : rest);
+    this.dispatch("CHANNEL_PINS_UPDATE", { channel_id: channelId, ...this.guildOf(channelId), last_pin_timestamp: this.pins.get(channelId)![0]?.pinnedAt ?? null });
   }
 
   /** GUILD_MEMBER_UPDATE (GUILD_MEMBERS intent): a member's new server nickname (null: cleared), no message. */
@@ -468,6 +477,16 @@ export class FakeDiscord {
       const newer = (a: string, b: string) => BigInt(a) > BigInt(b);
       const page = after !== null ? all.filter((x) => newer(x.id, after)).slice(0, limit) : all.filter((x) => before === null || newer(before, x.id)).slice(-limit);
       return reply(200, [...page].reverse().map((x) => ({ ...x, ...this.guildOf(x.channel_id) })));
+    }
+    if (req.method === "GET" && (m = /^\/channels\/(\d+)\/messages\/pins$/.exec(route))) {
+      // Like Discord: newest pin first, at most `limit` (<= 50) pinned before `before` (a time), and whether there are more.
+      const query = new URL(req.url ?? "", "http://fake").searchParams;
+      const limit = Math.min(50, Number(query.get("limit") ?? "50"));
+      const before = query.get("before");
+      const older = (this.pins.get(m[1]!) ?? []).filter((p) => before === null || p.pinnedAt < before);
+      const history = this.history.get(m[1]!) ?? [];
+      const items = older.slice(0, limit).map((p) => ({ pinned_at: p.pinnedAt, message: history.find((x) => x.id === p.messageId) }));
+      return reply(200, { items, has_more: older.length > limit });
     }
     if ((m = /^\/channels\/(\d+)\/webhooks$/.exec(route)) && (req.method === "GET" || req.method === "POST")) {
       const channelId = m[1]!;

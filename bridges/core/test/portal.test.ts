@@ -288,6 +288,20 @@ describe("portal: ghost profiles", () => {
   });
 });
 
+describe("portal: pins", () => {
+  it("the room's pinned events follow the chat's pins (bridged messages only, in pin order); the same pins again send nothing", async () => {
+    const key = uniqueKey("pins");
+    const first = await portal(key).handleRemoteEvent(NET, remote(key, "p1", "first"));
+    const second = await portal(key).handleRemoteEvent(NET, remote(key, "p2", "second"));
+    const pins = (...ids: string[]) => portal(key).handleRemoteChange(NET, { kind: "pins", portalKey: key, messageIds: ids.map(remoteMessageId) });
+    expect((await pins("p2", "never-bridged", "p1")).eventIds).toHaveLength(1);
+    expect(await state(first.roomId, "m.room.pinned_events")).toEqual({ pinned: [second.eventId, first.eventId] });
+    expect((await pins("p2", "never-bridged", "p1")).eventIds).toEqual([]);
+    expect((await pins("p1")).eventIds).toHaveLength(1);
+    expect(await state(first.roomId, "m.room.pinned_events")).toEqual({ pinned: [first.eventId] });
+  });
+});
+
 describe("portal: backfill", () => {
   it("a new room starts with the newest N before the live event; gap fill sends only newer ones; a redelivery is not doubled", async () => {
     const key = uniqueKey("backfill");

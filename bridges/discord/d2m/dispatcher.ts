@@ -3,13 +3,14 @@ import type { z } from "zod";
 import type { PortalKey } from "../../core/ids";
 import type { RemoteEventResult } from "../../core/portal-object";
 import type { RemoteChange, RemoteEvent } from "../../core/network";
-import { Channel, GuildCreate, GuildMemberUpdate, MessageCreate, MessageDelete, MessageReaction, MessageUpdate, TypingStart } from "../gateway/payloads";
+import { Channel, ChannelPinsUpdate, GuildCreate, GuildMemberUpdate, MessageCreate, MessageDelete, MessageReaction, MessageUpdate, TypingStart } from "../gateway/payloads";
 import {
   type ChannelRoute,
   type CustomEmoji,
   type D2mContext,
   type OwnAuthors,
   customEmojis,
+  discordMessageId,
   ghostProfileChanges,
   hasContent,
   isOwnMessage,
@@ -49,6 +50,8 @@ export interface DispatchContext {
   ensureEmojis(emojis: CustomEmoji[]): Promise<void>;
   /** The portals of a guild's bridged channels. */
   guildPortals(guildId: string): PortalKey[];
+  /** A channel's pinned messages' ids, oldest pin first (REST). */
+  pinnedMessageIds(channelId: string): Promise<string[]>;
 }
 
 type Handler = (ctx: DispatchContext, data: unknown) => Promise<void>;
@@ -130,6 +133,15 @@ async function guildMemberUpdate(ctx: DispatchContext, data: unknown): Promise<v
   for (const change of ghostProfileChanges(member, ctx.guildPortals(member.guild_id), ctx.convert.cdnBaseUrl)) await ctx.toPortalChange(change);
 }
 
+/** CHANNEL_PINS_UPDATE: a bridged channel's room pins what the channel pins (threads' pins are not bridged). */
+async function channelPinsUpdate(ctx: DispatchContext, data: unknown): Promise<void> {
+  const { channel_id: channelId } = ChannelPinsUpdate.parse(data);
+  const route = await ctx.route(channelId);
+  if (route === null || route.threadId !== undefined) return;
+  const messageIds = (await ctx.pinnedMessageIds(channelId)).map((id) => discordMessageId(route, id));
+  await ctx.toPortalChange({ kind: "pins", portalKey: route.portalKey, messageIds });
+}
+
 /** Routing only, named after the gateway events; events without a handler are ignored. */
 const handlers: Partial<Record<string, Handler>> = {
   [GatewayDispatchEvents.MessageCreate]: messageCreate,
@@ -144,6 +156,7 @@ const handlers: Partial<Record<string, Handler>> = {
   [GatewayDispatchEvents.ChannelCreate]: channel,
   [GatewayDispatchEvents.ChannelUpdate]: channelUpdate,
   [GatewayDispatchEvents.GuildMemberUpdate]: guildMemberUpdate,
+  [GatewayDispatchEvents.ChannelPinsUpdate]: channelPinsUpdate,
 };
 
 export async function dispatch(ctx: DispatchContext, eventName: string, data: unknown): Promise<void> {

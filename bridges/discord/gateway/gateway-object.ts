@@ -819,6 +819,10 @@ export class DiscordGatewayObject extends DurableObject<Env> implements DiscordB
       syncChat: async (key) => void (await this.syncChat(key)),
       ensureEmojis: (emojis) => this.ensureEmojis(emojis),
       guildPortals: (guildId) => this.guildPortals(guildId),
+      pinnedMessageIds: async (channelId) => {
+        const rest = await this.rest();
+        return rest === null ? [] : rest.pinnedMessageIds(channelId);
+      },
     };
   }
 

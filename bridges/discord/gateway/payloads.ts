@@ -106,6 +106,9 @@ export const MessageReaction = z.object({
  */
 export const GuildMemberUpdate = z.object({ guild_id: z.string(), user: Author, nick: z.string().nullish() });
 
+/** CHANNEL_PINS_UPDATE: a message pinned or unpinned in a channel (which one is not said: the pins are read again). */
+export const ChannelPinsUpdate = z.object({ channel_id: z.string(), guild_id: z.string().optional() });
+
 /** TYPING_START (timestamp in Unix seconds). */
 export const TypingStart = z.object({ channel_id: z.string(), user_id: z.string(), timestamp: z.number(), member: Member.optional() });
 

@@ -40,11 +40,21 @@ function recordingContext() {
     rememberPortal: (roomId, key) => void remembered.push([roomId, key]),
     // Guild 2 has bridged channels 1 and 4; no other guild has any.
     guildPortals: (guildId) => (guildId === "2" ? [portalKey("1"), portalKey("4")] : []),
+    // Channel 1 has messages 5 then 6 pinned.
+    pinnedMessageIds: async (channelId) => (channelId === "1" ? ["5", "6"] : []),
   };
   return { ctx, toPortal, remembered, changes, learned };
 }
 
 describe("d2m dispatcher", () => {
+  it("CHANNEL_PINS_UPDATE: the bridged channel's pins (read again) go to its portal; a thread's or an unbridged channel's do not", async () => {
+    const { ctx, changes } = recordingContext();
+    await dispatch(ctx, "CHANNEL_PINS_UPDATE", { guild_id: "2", channel_id: "1", last_pin_timestamp: "2026-11-26T10:00:00.000000+00:00" });
+    await dispatch(ctx, "CHANNEL_PINS_UPDATE", { channel_id: "3" });
+    await dispatch(ctx, "CHANNEL_PINS_UPDATE", { guild_id: "2", channel_id: "8" });
+    expect(changes).toEqual([{ kind: "pins", portalKey: "1", messageIds: ["5", "6"] }]);
+  });
+
   it("MESSAGE_CREATE with custom emoji: their images are uploaded first, then shown inline", async () => {
     const { ctx, toPortal } = recordingContext();
     await dispatch(ctx, "MESSAGE_CREATE", { ...fixtures.plain, content: "nice <a:party:1100>" });

@@ -16,6 +16,20 @@ const json = (status: number, body: unknown) => new Response(JSON.stringify(body
 const sent = { id: "1", channel_id: "2", timestamp: "2024-01-01T00:00:00.000Z" };
 
 describe("Discord REST client", () => {
+  it("reads every page of a channel's pins (newest first, `before` the last pin time) and gives the ids oldest pin first", async () => {
+    const pin = (id: string, at: string) => ({ pinned_at: at, message: { id, channel_id: "2", content: "" } });
+    const { calls, fetcher } = fakeFetch([
+      json(200, { items: [pin("9", "2026-11-26T03:00:00Z"), pin("8", "2026-11-26T02:00:00Z")], has_more: true }),
+      json(200, { items: [pin("7", "2026-11-26T01:00:00Z")], has_more: false }),
+    ]);
+    const rest = new DiscordRest({ baseUrl: "https://d.test", token: "t", fetch: fetcher });
+    expect(await rest.pinnedMessageIds("2")).toEqual(["7", "8", "9"]);
+    expect(calls.map((c) => c.url)).toEqual([
+      "https://d.test/channels/2/messages/pins?limit=50",
+      "https://d.test/channels/2/messages/pins?limit=50&before=2026-11-26T02%3A00%3A00Z",
+    ]);
+  });
+
   it("posts a message with the bot token", async () => {
     const { calls, fetcher } = fakeFetch([json(200, sent)]);
     const rest = new DiscordRest({ baseUrl: "https://discord.test/api/v10", token: "tok", fetch: fetcher });
