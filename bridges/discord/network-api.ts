@@ -21,7 +21,7 @@ import type { MessageCreate } from "./gateway/payloads";
 import { spaceOrder } from "./management";
 import { matrixToDiscord } from "./m2d/convert-message";
 import { DiscordApiError, type DiscordLogin, DiscordRest, MESSAGES_PAGE_LIMIT, MISSING_PERMISSIONS, UNKNOWN_WEBHOOK, type UploadFile, type WebhookCredentials } from "./rest";
-import { WEBHOOK_NAME, messageLink, replyQuote, webhookUsername } from "./m2d/webhook";
+import { WEBHOOK_NAME, leadingReplyQuote, messageLink, replyQuote, webhookUsername } from "./m2d/webhook";
 import { splitDiscordContent } from "./m2d/split";
 import { bridgeNonce } from "./nonce";
 
@@ -340,9 +340,13 @@ export class DiscordNetworkApi
     const { channelId, messageId } = splitMessageId(key, target);
     const rest = await this.rest();
     // Only the first Discord message of a long one is mapped: it takes what fits (Discord refuses more).
-    const body = { content: splitDiscordContent(content)[0] ?? "", allowed_mentions: { parse: [], users: mentionedUserIds } };
-    if (await this.viaWebhook(key, channelId, (hook, threadId) => rest.editWebhookMessage(hook, messageId, body, threadId))) return;
-    await rest.editMessage(channelId, messageId, body);
+    const body = (text: string) => ({ content: splitDiscordContent(text)[0] ?? "", allowed_mentions: { parse: [], users: mentionedUserIds } });
+    const viaWebhook = await this.viaWebhook(key, channelId, async (hook, threadId) => {
+      // A reply posted through the webhook starts with its quoted jump link: the edit keeps it.
+      const quote = leadingReplyQuote((await rest.message(channelId, messageId).catch(() => null))?.content ?? "");
+      return rest.editWebhookMessage(hook, messageId, body(`${quote}${content}`), threadId);
+    });
+    if (!viaWebhook) await rest.editMessage(channelId, messageId, body(content));
   }
 
   async handleMatrixReaction(key: PortalKey, target: RemoteMessageId, emoji: string): Promise<void> {

@@ -28,3 +28,8 @@ export function replyQuote(authorName: string | undefined, link: string): string
   const label = authorName === undefined ? "reply" : `reply to @${escapeDiscordMarkdown(authorName).replace(/([[\]])/g, "\\$1")}`;
   return `> [${label}](${link})\n`;
 }
+
+/** replyQuote's line at the start of a message the bridge posted, or "": an edit through the webhook keeps it. */
+export function leadingReplyQuote(content: string): string {
+  return /^> \[reply(?: to @(?:\\.|[^\]\\])*)?\]\(https:\/\/discord\.com\/channels\/\d+\/\d+\/\d+\)\n/.exec(content)?.[0] ?? "";
+}

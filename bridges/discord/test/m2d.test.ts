@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { matrixToDiscord } from "../m2d/convert-message";
 import { discordIdOfGhost } from "../network-api";
-import { messageLink, replyQuote, webhookUsername } from "../m2d/webhook";
+import { leadingReplyQuote, messageLink, replyQuote, webhookUsername } from "../m2d/webhook";
 
 const ghosts = (userId: string) => discordIdOfGhost(userId, "example.org");
 const html = (formatted_body: string, body = "(fallback)") => ({ msgtype: "m.text" as const, body, format: "org.matrix.custom.html" as const, formatted_body });
@@ -72,5 +72,13 @@ describe("m2d: the webhook's view of the person", () => {
     expect(link).toBe("https://discord.com/channels/9/1/79");
     expect(replyQuote("*star* [x]", link)).toBe("> [reply to @\\*star\\* \\[x\\]](https://discord.com/channels/9/1/79)\n");
     expect(replyQuote(undefined, link)).toBe("> [reply](https://discord.com/channels/9/1/79)\n");
+  });
+
+  it("finds the reply quote at the start of a posted message (for an edit to keep it), and nothing in a plain block quote", () => {
+    const link = messageLink("9", "1", "79");
+    for (const name of ["*star* [x]", "a]b\\", undefined]) expect(leadingReplyQuote(`${replyQuote(name, link)}the answer`)).toBe(replyQuote(name, link));
+    expect(leadingReplyQuote("> [reply](https://example.org/x)\nphish")).toBe("");
+    expect(leadingReplyQuote("> quoted\nanswer")).toBe("");
+    expect(leadingReplyQuote(`answer\n${replyQuote(undefined, link)}`)).toBe("");
   });
 });

@@ -130,6 +130,8 @@ describe("the Discord network API", () => {
         "GET /channels/1/messages/79": () => json({ ...fixtures.plain, id: "79", channel_id: "1", member: { nick: "[Cadence]" } }),
         "GET /channels/50": () => json({ id: "50", type: 11, parent_id: "1" }),
         "POST /webhooks/4/secret?wait=true&thread_id=50": sent("81", "50"),
+        // Message 80 as Discord has it: posted as a reply through the webhook.
+        "GET /channels/1/messages/80": () => json({ ...fixtures.plain, id: "80", channel_id: "1", content: "> [reply to @x](https://discord.com/channels/9/1/79)\nhi" }),
         "PATCH /webhooks/4/secret/messages/80": sent("80", "1"),
         "DELETE /webhooks/4/secret/messages/81?thread_id=50": () => new Response(null, { status: 204 }),
       },
@@ -149,6 +151,8 @@ describe("the Discord network API", () => {
     expect(JSON.parse(String(calls[6]!.body))).toMatchObject({ content: "> [reply to @\\[Cadence\\]](https://discord.com/channels/9/1/79)\nyes" });
     expect(await api.handleMatrixMessage(portalKey("1"), text("threaded", { threadRoot: remoteMessageId("50") }))).toEqual({ messageId: "50/81" });
     await api.handleMatrixEdit(portalKey("1"), remoteMessageId("80"), text("hi!"));
+    // The edit keeps the reply's quoted jump link.
+    expect(JSON.parse(String(calls[10]!.body))).toMatchObject({ content: "> [reply to @x](https://discord.com/channels/9/1/79)\nhi!" });
     await api.handleMatrixRedaction(portalKey("1"), remoteMessageId("50/81"));
     expect(calls.map((c) => c.route)).toEqual([
       "GET /channels/1",
@@ -160,6 +164,7 @@ describe("the Discord network API", () => {
       "POST /webhooks/4/secret?wait=true",
       "GET /channels/50",
       "POST /webhooks/4/secret?wait=true&thread_id=50",
+      "GET /channels/1/messages/80",
       "PATCH /webhooks/4/secret/messages/80",
       "DELETE /webhooks/4/secret/messages/81?thread_id=50",
     ]);
@@ -184,7 +189,7 @@ describe("the Discord network API", () => {
 
     const withHook = fakeDiscord({ "PATCH /webhooks/4/secret/messages/90": () => json({ message: "Unknown Message", code: 10008 }, 404), "PATCH /channels/1/messages/90": sent("90", "1") }, new Map([["1", { id: "4", token: "secret", guildId: "9" }]]));
     await withHook.api.handleMatrixEdit(portalKey("1"), remoteMessageId("90"), { ...text, content: { msgtype: "m.text", body: "hi!" } });
-    expect(withHook.calls.map((c) => c.route)).toEqual(["PATCH /webhooks/4/secret/messages/90", "PATCH /channels/1/messages/90"]);
+    expect(withHook.calls.map((c) => c.route)).toEqual(["GET /channels/1/messages/90", "PATCH /webhooks/4/secret/messages/90", "PATCH /channels/1/messages/90"]);
   });
 
   it("a webhook deleted on Discord (10015) is replaced once, and the message still goes", async () => {
