@@ -24,27 +24,31 @@ const FLAT_TOLERANCE = 0.15;
 const persistTo = mkdtempSync(path.join(tmpdir(), "matrix-endurance-"));
 applyMigrations(persistTo);
 const port = await freePort();
-const worker = await startWorker({ port, inspectorPort: await freePort(), persistTo, vars: { RATE_LIMIT_ENABLED: "false" } });
+// Without wrangler dev's DevTools inspector (its proxy buffers every runtime message while no DevTools is attached),
+// on a copy of the sources (edits during the run do not reload the Worker).
+const worker = await startWorker({ port, inspector: false, frozen: true, persistTo, vars: { RATE_LIMIT_ENABLED: "false" } });
 const samples = [];
 let acked = 0;
 const t0 = performance.now();
 const mb = (field) => treeRssKb(worker.child.pid, field) / 1024;
 const sampler = setInterval(
-  () => samples.push({ s: (performance.now() - t0) / 1000, acked, rssMb: mb("VmRSS"), anonMb: mb("RssAnon"), fileMb: mb("RssFile"), runtimeMb: runtimeRssKb(worker.child.pid, "RssAnon") / 1024 }),
+  () => samples.push({ s: (performance.now() - t0) / 1000, acked, rssMb: mb("VmRSS"), anonMb: mb("RssAnon"), fileMb: mb("RssFile"), runtimeMb: runtimeRssKb(worker.child.pid, port, "RssAnon") / 1024 }),
   1_000,
 );
 const failures = [];
 try {
   const traffic = await setupTraffic(worker.baseUrl, { clients, rooms });
   let lastReport = 0;
+  const first = samples.at(-1);
+  console.log(`before the first message: server RSS ${first?.rssMb.toFixed(0)} MB (heaps of the Worker's workerd ${first?.runtimeMb.toFixed(0)} MB)`);
   const sendStart = performance.now();
   await traffic.send(perClient, {
     onAck: () => {
       acked++;
       if (acked - lastReport >= total / 10) {
         lastReport = acked;
-        const rss = samples.at(-1)?.rssMb ?? 0;
-        console.log(`${acked} acknowledged, ${((performance.now() - sendStart) / 1000).toFixed(0)} s, server RSS ${rss.toFixed(0)} MB`);
+        const last = samples.at(-1);
+        console.log(`${acked} acknowledged, ${((performance.now() - sendStart) / 1000).toFixed(0)} s, server RSS ${last?.rssMb.toFixed(0)} MB (heaps of the Worker's workerd ${last?.runtimeMb.toFixed(0)} MB)`);
       }
     },
   });
@@ -82,7 +86,9 @@ for (const [key, what] of judged) {
   const early = peak(tenths[1], key);
   const late = peak(tenths.slice(7).flat(), key);
   const growth = early > 0 ? late / early - 1 : 0;
-  console.log(`Peak ${what} ${peak(samples, key).toFixed(0)} MB; ${(growth * 100).toFixed(1)}% from the second tenth to the last three tenths: ${growth <= FLAT_TOLERANCE ? "flat" : "GROWING"} (tolerance ${FLAT_TOLERANCE * 100}%)`);
+  // The two windows are about 0.7 of the run apart (the middle of the second tenth to the middle of the last three).
+  const kbPerMessage = ((late - early) * 1024) / (total * 0.7);
+  console.log(`Peak ${what} ${peak(samples, key).toFixed(0)} MB; ${(growth * 100).toFixed(1)}% (${kbPerMessage.toFixed(1)} KB per message) from the second tenth to the last three tenths: ${growth <= FLAT_TOLERANCE ? "flat" : "GROWING"} (tolerance ${FLAT_TOLERANCE * 100}%)`);
 }
 if (failures.length) {
   console.error(`FAIL (${failures.length}):\n  ${failures.slice(0, 30).join("\n  ")}`);

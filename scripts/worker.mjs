@@ -1,6 +1,8 @@
 // Starts the homeserver Worker locally with wrangler, offline: shared by `npm start`, the end-to-end tests and
 // the benchmark, so all three run the Worker exactly the same way.
 import { spawn, spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
@@ -25,14 +27,19 @@ export function applyMigrations(persistTo) {
 }
 
 /**
- * Runs `wrangler dev`. `vars` override wrangler.toml's [vars]. Resolves once the server answers /versions.
- * Returns the child process and its base URL.
+ * Runs `wrangler dev`, or with `inspector: false` the same Worker (same wrangler.toml, bundling, bindings and local
+ * state) through wrangler's programmatic API without the DevTools inspector, whose proxy buffers every runtime
+ * message while no DevTools window is attached (long runs: `npm run test:endurance`). `vars` override wrangler.toml's
+ * [vars]. `frozen` (without the inspector only) serves a copy of the sources taken at start, so that source edits do not
+ * reload the Worker during a long run. Resolves once the server answers /versions. Returns the child process and its
+ * base URL.
  */
-export async function startWorker({ port = 8787, inspectorPort, persistTo, vars = {}, stdio = "pipe" } = {}) {
+export async function startWorker({ port = 8787, inspectorPort, inspector = true, frozen = false, persistTo, vars = {}, stdio = "pipe" } = {}) {
   const args = ["dev", "--port", String(port), "--ip", "127.0.0.1", "--inspector-port", String(inspectorPort ?? port + 1000)];
   if (persistTo) args.push("--persist-to", persistTo);
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const child = spawn(wrangler, args, { cwd: root, env: offlineEnv, stdio: stdio === "inherit" ? "inherit" : ["ignore", "pipe", "pipe"], detached: stdio !== "inherit" });
+  const [command, commandArgs] = inspector ? [wrangler, args] : [process.execPath, [fileURLToPath(import.meta.url), JSON.stringify({ port, frozen, persistTo, vars })]];
+  const child = spawn(command, commandArgs, { cwd: root, env: offlineEnv, stdio: stdio === "inherit" ? "inherit" : ["ignore", "pipe", "pipe"], detached: stdio !== "inherit" });
   let output = "";
   child.stdout?.on("data", (d) => (output += d));
   child.stderr?.on("data", (d) => (output += d));
@@ -64,3 +71,28 @@ export function stopWorker(child, signal = "SIGTERM") {
     child.kill(signal);
   }
 }
+
+/** A copy of the project without its dependencies (linked), build output and history; removed at exit. */
+function copyOfSources() {
+  const dir = mkdtempSync(path.join(tmpdir(), "matrix-worker-src-"));
+  for (const entry of readdirSync(root)) {
+    if (entry === "node_modules") symlinkSync(path.join(root, entry), path.join(dir, entry));
+    else if (![".git", ".wrangler", "bench-results"].includes(entry)) cpSync(path.join(root, entry), path.join(dir, entry), { recursive: true });
+  }
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** `node scripts/worker.mjs '{"port":…,"frozen":…,"persistTo":…,"vars":{…}}'`: the child of `startWorker({ inspector: false })`. */
+async function serveWithoutInspector({ port, frozen, persistTo, vars }) {
+  const { unstable_startWorker } = await import("wrangler");
+  const worker = await unstable_startWorker({
+    config: path.join(frozen ? copyOfSources() : root, "wrangler.toml"),
+    bindings: Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, { type: "plain_text", value }])),
+    dev: { server: { hostname: "127.0.0.1", port }, inspector: false, persist: persistTo, logLevel: "warn" },
+  });
+  await worker.ready;
+  for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => void worker.dispose().finally(() => process.exit(0)));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await serveWithoutInspector(JSON.parse(process.argv[2]));

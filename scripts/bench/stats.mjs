@@ -56,10 +56,10 @@ export function treeRssKb(pid, field = "VmRSS") {
 }
 
 /**
- * The same for the one process of `wrangler dev`'s tree that runs the Worker (the workerd with the inspector
- * address): the tree also holds wrangler's Node process and its proxy workerd, which Cloudflare does not run.
+ * The same for the one process of wrangler's tree that runs the Worker: the workerd that does not serve the public
+ * `port` (that one is wrangler's proxy workerd; the tree also holds wrangler's Node process; Cloudflare runs neither).
  */
-export function runtimeRssKb(pid, field = "VmRSS") {
-  const runtime = processTree(pid).find((p) => p.cmdline.includes("workerd") && p.cmdline.includes("--inspector-addr"));
+export function runtimeRssKb(pid, port, field = "VmRSS") {
+  const runtime = processTree(pid).find((p) => p.cmdline.includes("workerd serve") && !p.cmdline.includes(`entry=127.0.0.1:${port} `));
   return runtime ? kb(runtime.status, field) : 0;
 }
