@@ -25,6 +25,9 @@ export async function call(base, method, path, { token, body, timeoutMs = 60_000
   try {
     json = JSON.parse(text);
   } catch {
+    // A success whose body did not arrive whole (e.g. wrangler dev restarting the Worker after the headers were sent)
+    // is a lost answer, not an answer: callers retry it as they retry a dropped connection.
+    if (res.ok) throw new Error(`${method} ${path} -> ${res.status} with an unreadable body (${text.length} bytes)`);
     json = { raw: text.slice(0, 200) };
   }
   if (!res.ok) throw new MatrixHttpError(method, path, res.status, json);
