@@ -62,6 +62,35 @@ export async function startWorker({ port = 8787, inspectorPort, inspector = true
   return { child, baseUrl, output: () => output };
 }
 
+/**
+ * The settings of a local Worker with the `network` bridge enabled for `owner` and registered as an appservice at
+ * the Worker itself (`@_<network>_.*:localhost` users, tokens from `<NETWORK>_AS_TOKEN` / `_HS_TOKEN`, `registration`
+ * adding to the registration): what the bridges' end-to-end tests and benchmarks start it with.
+ */
+export function bridgeWorkerVars(network, port, { owner, asToken, hsToken, registration = {} }) {
+  const upper = network.toUpperCase();
+  const appservice = {
+    id: network,
+    url: `http://127.0.0.1:${port}/_bridges/${network}`,
+    as_token: `\${${upper}_AS_TOKEN}`,
+    hs_token: `\${${upper}_HS_TOKEN}`,
+    sender_localpart: `_${network}_bot`,
+    rate_limited: false,
+    ...registration,
+    namespaces: { users: [{ exclusive: true, regex: `@_${network}_.*:localhost` }] },
+  };
+  return {
+    RATE_LIMIT_ENABLED: "false",
+    SERVER_NAME: "localhost",
+    PUBLIC_BASEURL: `http://127.0.0.1:${port}/`,
+    APPSERVICES: JSON.stringify([appservice]),
+    [`${upper}_BRIDGE_ENABLED`]: "true",
+    [`${upper}_BRIDGE_OWNER`]: owner,
+    [`${upper}_AS_TOKEN`]: asToken,
+    [`${upper}_HS_TOKEN`]: hsToken,
+  };
+}
+
 /** Stops a worker started with startWorker, with its whole process group (wrangler spawns workerd). */
 export function stopWorker(child, signal = "SIGTERM") {
   if (child.exitCode !== null) return;

@@ -8,7 +8,7 @@ import { build } from "esbuild";
 import { freePort } from "./appservice.mjs";
 import { Client, call } from "./client.mjs";
 import { removeDir, stopAndWait } from "./lifecycle.mjs";
-import { applyMigrations, root, startWorker } from "../worker.mjs";
+import { applyMigrations, bridgeWorkerVars, root, startWorker } from "../worker.mjs";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const OWNER = "@benchperson:localhost";
@@ -49,32 +49,8 @@ export async function startBridgeWorker(network, bridgeVars) {
   const persistTo = mkdtempSync(path.join(tmpdir(), `matrix-bench-${network}-`));
   applyMigrations(persistTo);
   const port = await freePort();
-  const upper = network.toUpperCase();
-  const registration = {
-    id: network,
-    url: `http://127.0.0.1:${port}/_bridges/${network}`,
-    as_token: `\${${upper}_AS_TOKEN}`,
-    hs_token: `\${${upper}_HS_TOKEN}`,
-    sender_localpart: `_${network}_bot`,
-    rate_limited: false,
-    namespaces: { users: [{ exclusive: true, regex: `@_${network}_.*:localhost` }] },
-  };
-  const worker = await startWorker({
-    port,
-    inspectorPort: await freePort(),
-    persistTo,
-    vars: {
-      RATE_LIMIT_ENABLED: "false",
-      SERVER_NAME: "localhost",
-      PUBLIC_BASEURL: `http://127.0.0.1:${port}/`,
-      APPSERVICES: JSON.stringify([registration]),
-      [`${upper}_BRIDGE_ENABLED`]: "true",
-      [`${upper}_BRIDGE_OWNER`]: OWNER,
-      [`${upper}_AS_TOKEN`]: `bench-${network}-as`,
-      [`${upper}_HS_TOKEN`]: `bench-${network}-hs`,
-      ...bridgeVars,
-    },
-  });
+  const vars = bridgeWorkerVars(network, port, { owner: OWNER, asToken: `bench-${network}-as`, hsToken: `bench-${network}-hs` });
+  const worker = await startWorker({ port, inspectorPort: await freePort(), persistTo, vars: { ...vars, ...bridgeVars } });
   const stop = async () => {
     await stopAndWait(worker.child);
     removeDir(persistTo);

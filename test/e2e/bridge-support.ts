@@ -5,7 +5,7 @@ import { type MatrixClient, type MatrixEvent, type Room, createClient } from "ma
 import { syncUntilPrepared } from "./client";
 import { freePort } from "./global-setup";
 // @ts-expect-error: plain ESM helper shared with `npm start` and the benchmark
-import { applyMigrations, startWorker, stopWorker } from "../../scripts/worker.mjs";
+import { applyMigrations, bridgeWorkerVars, startWorker, stopWorker } from "../../scripts/worker.mjs";
 
 /**
  * What the bridges' end-to-end tests share: waiting on a probe (a timeout shows the bridge Worker's output), the
@@ -34,23 +34,6 @@ export function waiters(workerOutput: () => string) {
   };
 }
 
-/** The `network` bridge's registration (`@_<network>_.*` users, tokens from `<NETWORK>_AS_TOKEN` / `_HS_TOKEN`). */
-export function bridgeRegistration(network: string, port: number, extra: Record<string, unknown>): string {
-  const upper = network.toUpperCase();
-  return JSON.stringify([
-    {
-      id: network,
-      url: `http://127.0.0.1:${port}/_bridges/${network}`,
-      as_token: `\${${upper}_AS_TOKEN}`,
-      hs_token: `\${${upper}_HS_TOKEN}`,
-      sender_localpart: `_${network}_bot`,
-      rate_limited: false,
-      ...extra,
-      namespaces: { users: [{ exclusive: true, regex: `@_${network}_.*:localhost` }] },
-    },
-  ]);
-}
-
 export const ofType = (room: Room, type: string): MatrixEvent[] => room.getLiveTimeline().getEvents().filter((e) => e.getType() === type);
 export const messages = (room: Room): MatrixEvent[] => ofType(room, "m.room.message");
 export const relation = (e: MatrixEvent): Record<string, unknown> => (e.getWireContent()["m.relates_to"] as Record<string, unknown> | undefined) ?? {};
@@ -71,26 +54,15 @@ export async function startBridgeWorld(
   network: string,
   opts: { ownerLocalpart: string; asToken: string; hsToken: string; registrationExtra: Record<string, unknown>; vars: Record<string, string> },
 ): Promise<BridgeWorld> {
-  const upper = network.toUpperCase();
   const persistTo = mkdtempSync(path.join(tmpdir(), `matrix-${network}-e2e-`));
   applyMigrations(persistTo);
   const port = await freePort();
+  const bridge = bridgeWorkerVars(network, port, { owner: `@${opts.ownerLocalpart}:localhost`, asToken: opts.asToken, hsToken: opts.hsToken, registration: opts.registrationExtra });
   const worker = (await startWorker({
     port,
     inspectorPort: await freePort(),
     persistTo,
-    vars: {
-      RATE_LIMIT_ENABLED: "false",
-      SERVER_NAME: "localhost",
-      PUBLIC_BASEURL: `http://127.0.0.1:${port}/`,
-      APPSERVICE_RETRY_MAX_MS: "1000",
-      APPSERVICES: bridgeRegistration(network, port, opts.registrationExtra),
-      [`${upper}_BRIDGE_ENABLED`]: "true",
-      [`${upper}_BRIDGE_OWNER`]: `@${opts.ownerLocalpart}:localhost`,
-      [`${upper}_AS_TOKEN`]: opts.asToken,
-      [`${upper}_HS_TOKEN`]: opts.hsToken,
-      ...opts.vars,
-    },
+    vars: { ...bridge, APPSERVICE_RETRY_MAX_MS: "1000", ...opts.vars },
   })) as BridgeWorld["worker"];
   const res = await fetch(`${worker.baseUrl}/_matrix/client/v3/register`, {
     method: "POST",
